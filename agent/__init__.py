@@ -1,0 +1,1 @@
+"""The doorbell agent that runs on the Pi (and, with the test source, anywhere)."""

@@ -1,0 +1,1 @@
+"""The server's HTTP face: auth, routes, the relay's callbacks, and the wiring."""

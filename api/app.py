@@ -1,0 +1,98 @@
+"""Wiring: `create_app(settings)` builds the FastAPI app whose lifespan owns the relay, the
+segmenters and the supervisor. It imports everything; nothing imports it but the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api.auth import BearerAuth
+from api.config import Settings
+from api.errors import NotFound, RelayError, RelayNotReady
+from api.relay import Relay
+from api.routes import cameras, health, relay_hooks
+from api.services import Services
+from api.supervisor import FatalHandler, Supervisor
+from segmenter import CameraSegmenter, SegmenterConfig
+
+logger = logging.getLogger(__name__)
+
+
+def segmenter_config(settings: Settings, camera_id: str) -> SegmenterConfig:
+    return SegmenterConfig(
+        camera=camera_id,
+        source_url=f"{settings.pull_base}/{camera_id}",
+        directory=settings.buffer_dir / camera_id,
+        buffer_ms=settings.buffer_seconds * 1000,
+        max_bytes=settings.buffer_max_bytes,
+        stall_timeout_s=settings.stall_seconds,
+        ffmpeg=settings.ffmpeg,
+    )
+
+
+def create_app(settings: Settings, on_fatal: FatalHandler | None = None) -> FastAPI:
+    """The server. `on_fatal` is called when a supervised loop dies (the CLI then exits)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        supervisor = Supervisor(on_fatal if settings.exit_on_fatal else None)
+        buffers = {c.id: CameraSegmenter(segmenter_config(settings, c.id)) for c in settings.cameras}
+        services = Services(settings, supervisor, dict(buffers), settings.relay.enabled)
+        try:
+            # Recover every buffer before serving, so no request sees a half-built index.
+            for buffer in buffers.values():
+                await buffer.recover()
+            if settings.relay.enabled:
+                relay = Relay(settings)
+                supervisor.start("relay", relay.run, transient=(RelayError,))
+                await _relay_ready(relay, supervisor, settings.relay.ready_timeout_s)
+            for camera_id, buffer in buffers.items():
+                supervisor.start(f"segmenter:{camera_id}", buffer.run, transient=(OSError,))
+            yield {"services": services}
+        finally:
+            await supervisor.aclose()
+
+    app = FastAPI(
+        title="Doorbell",
+        version="0.1.0",
+        summary="Self-hosted smart doorbell: cameras, rolling buffer, clips, events and push.",
+        lifespan=lifespan,
+    )
+    v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(BearerAuth())])
+    v1.include_router(cameras.router)
+    app.include_router(v1)
+    app.include_router(health.router)
+    app.include_router(relay_hooks.router)
+    _install_error_handlers(app)
+    return app
+
+
+async def _relay_ready(relay: Relay, supervisor: Supervisor, timeout_s: float) -> None:
+    """Handshake: return once nginx accepts RTMP; fail start-up if its first start fails."""
+    ready = asyncio.ensure_future(relay.ready.wait())
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s + 1
+        while not ready.done():
+            health = next(h for h in supervisor.health() if h.name == "relay")
+            if health.state in {"backoff", "dead"}:
+                raise RelayNotReady(f"relay failed to start: {health.last_error}")
+            if asyncio.get_running_loop().time() > deadline:
+                raise RelayNotReady(f"relay not ready after {timeout_s:g}s")
+            await asyncio.wait({ready}, timeout=0.05)
+    finally:
+        ready.cancel()
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> JSONResponse:
+        body: dict[str, Any] = {"detail": str(exc)}
+        if exc.allowed is not None:
+            body["allowed"] = exc.allowed
+        return JSONResponse(body, status_code=404)

@@ -1,0 +1,212 @@
+"""Server settings: one pydantic-settings class, from a TOML file and `DOORBELL_*` env."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import secrets
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CAMERA_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+# Secrets that ship in examples and the compose file: fine for a laptop, refused elsewhere.
+DEV_SECRETS = frozenset({"dev-token", "dev-key", "dev-relay-secret", "change-me"})
+MIN_SECRET_LEN = 16
+
+
+class CameraSettings(BaseModel):
+    """One doorbell camera: its id (in URLs, paths and argv), display name and stream key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[
+        str,
+        Field(description="lowercase letters, digits, '-' and '_', 1-32 chars, starting alnum"),
+    ]
+    name: str = Field(default="", max_length=100, description="display name; defaults to id")
+    stream_key: SecretStr = Field(description="the publisher's ?key=... on the RTMP URL")
+
+    @field_validator("id")
+    @classmethod
+    def _id_allowed(cls, value: str) -> str:
+        if not CAMERA_ID.match(value):
+            raise ValueError(
+                f"camera id {value!r} is not allowed: use 1-32 of a-z 0-9 - _, starting a-z or 0-9"
+            )
+        return value
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+
+class RelaySettings(BaseModel):
+    """The nginx-rtmp relay: run by the server (default) or external (compose, --no-relay)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(default=True, description="start nginx-rtmp as a supervised child")
+    listen_host: str = Field(default="0.0.0.0", description="address nginx-rtmp listens on")
+    port: int = Field(default=1935, ge=1, le=65535)
+    pull_host: str = Field(
+        default="127.0.0.1", description="where the segmenters reach the relay to pull"
+    )
+    play_allow: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1"],
+        description="addresses/CIDRs allowed to play RTMP (the segmenters)",
+    )
+    callback_url: str = Field(
+        default="",
+        description="base URL nginx uses to reach this server; default http://127.0.0.1:<port>",
+    )
+    nginx: str = Field(default="nginx", description="nginx binary")
+    module: Path = Field(
+        default=Path("/usr/lib/nginx/modules/ngx_rtmp_module.so"),
+        description="path of Debian's libnginx-mod-rtmp module",
+    )
+    run_dir: Path | None = Field(default=None, description="default <data_dir>/relay")
+    ready_timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("play_allow")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if item != "all":
+                ipaddress.ip_network(item, strict=False)
+        return value
+
+
+class Settings(BaseSettings):
+    """Everything the server reads at start. Built once in the CLI and passed down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DOORBELL_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    profile: Literal["dev", "prod"] = Field(
+        default="prod", description="'dev' allows the example secrets; 'prod' refuses them"
+    )
+    host: str = Field(default="127.0.0.1", description="HTTP listen address")
+    port: int = Field(default=8000, ge=1, le=65535, description="HTTP listen port")
+    data_dir: Path = Field(default=Path("var"), description="durable state (relay run dir, DB)")
+    buffer_dir: Path = Field(
+        default=Path("/dev/shm/doorbell"), description="rolling buffer, one folder per camera"
+    )
+    buffer_seconds: int = Field(default=900, ge=5, le=86_400, description="rolling buffer length")
+    buffer_max_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="per-camera byte cap of the buffer; the oldest segments go first",
+    )
+    stall_seconds: float = Field(
+        default=10.0, ge=2, le=600, description="restart a pull with no new segment for this long"
+    )
+    ffmpeg: str = Field(default="ffmpeg", description="ffmpeg binary")
+    exit_on_fatal: bool = Field(
+        default=True, description="end the process when a supervised loop dies of a fatal error"
+    )
+    api_tokens: list[SecretStr] = Field(
+        default_factory=list, description="bearer tokens accepted on /api/v1"
+    )
+    relay_secret: SecretStr = Field(
+        default=SecretStr(""), description="shared secret on the relay's callback URLs"
+    )
+    cameras: list[CameraSettings] = Field(default_factory=list)
+    relay: RelaySettings = Field(default_factory=RelaySettings)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        ids = [c.id for c in self.cameras]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"cameras: duplicate id(s) {', '.join(dupes)}")
+        if not self.api_tokens:
+            raise ValueError("api_tokens: at least one bearer token is required")
+        if not self.relay_secret.get_secret_value():
+            raise ValueError("relay_secret: required (any random string of 16+ chars)")
+        if self.profile != "dev":
+            weak = [
+                name
+                for name, value in self._secrets()
+                if value in DEV_SECRETS or len(value) < MIN_SECRET_LEN
+            ]
+            if weak:
+                raise ValueError(
+                    f"{', '.join(weak)}: example or short secrets (< {MIN_SECRET_LEN} chars) are "
+                    "refused outside profile='dev'; run `doorbell init-config` for random ones"
+                )
+        return self
+
+    def _secrets(self) -> list[tuple[str, str]]:
+        out = [(f"api_tokens[{i}]", t.get_secret_value()) for i, t in enumerate(self.api_tokens)]
+        out.append(("relay_secret", self.relay_secret.get_secret_value()))
+        out += [(f"cameras[{c.id}].stream_key", c.stream_key.get_secret_value()) for c in self.cameras]
+        return out
+
+    def camera(self, camera_id: str) -> CameraSettings | None:
+        return next((c for c in self.cameras if c.id == camera_id), None)
+
+    @property
+    def relay_run_dir(self) -> Path:
+        return self.relay.run_dir or self.data_dir / "relay"
+
+    @property
+    def callback_base(self) -> str:
+        if self.relay.callback_url:
+            return self.relay.callback_url.rstrip("/")
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+    @property
+    def pull_base(self) -> str:
+        return f"rtmp://{self.relay.pull_host}:{self.relay.port}/live"
+
+
+def load_settings(config_file: Path | None, **overrides: object) -> Settings:
+    """Settings from `config_file` (TOML, optional), then env, then `overrides` (highest)."""
+
+    class _FromFile(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
+            if config_file is not None:
+                sources += (TomlConfigSettingsSource(settings_cls, toml_file=config_file),)
+            return sources
+
+    return _FromFile(**overrides)  # type: ignore[arg-type]
+
+
+def generate_config(cameras: list[tuple[str, str]], profile: str = "dev") -> str:
+    """A TOML config with fresh random secrets, for `doorbell init-config` and the demo."""
+    lines = [
+        "# Doorbell server settings. Generated with random secrets; keep this file private.",
+        f'profile = "{profile}"',
+        f'api_tokens = ["{secrets.token_urlsafe(24)}"]',
+        f'relay_secret = "{secrets.token_urlsafe(24)}"',
+        "",
+    ]
+    for camera_id, name in cameras:
+        lines += [
+            "[[cameras]]",
+            f"id = {json.dumps(camera_id)}",
+            f"name = {json.dumps(name)}",
+            f'stream_key = "{secrets.token_urlsafe(18)}"',
+            "",
+        ]
+    return "\n".join(lines)

@@ -1,0 +1,32 @@
+"""The API's exception tree, mapped to HTTP in one place (`api.app._install_error_handlers`).
+
+    DoorbellError
+    ├── ConfigError            settings are invalid; the CLI prints them and exits 2
+    ├── RelayError             the nginx-rtmp child could not start or died
+    │   └── RelayNotReady      it did not bind its port in time
+    └── NotFound               a named resource (camera, ...) does not exist -> 404
+"""
+
+
+class DoorbellError(Exception):
+    """Base of every error this package raises."""
+
+
+class ConfigError(DoorbellError):
+    """Settings are invalid; the message names each field and what is allowed."""
+
+
+class RelayError(DoorbellError):
+    """The relay child process failed."""
+
+
+class RelayNotReady(RelayError):
+    """The relay did not accept connections before its deadline."""
+
+
+class NotFound(DoorbellError):
+    """A resource the client named does not exist."""
+
+    def __init__(self, kind: str, name: str, allowed: list[str] | None = None) -> None:
+        self.kind, self.name, self.allowed = kind, name, allowed
+        super().__init__(f"unknown {kind} {name!r}")

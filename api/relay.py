@@ -1,0 +1,135 @@
+"""The nginx-rtmp relay: its config rendered from the settings, and the child that runs it.
+
+nginx runs in the foreground (`daemon off`) with a prefix and config in the server's run
+directory, never /etc. Publishing needs a stream key, checked by the server's
+`on_publish` callback (403 refuses; an unreachable callback refuses too: nginx fails
+closed). Playing is allowed only from the configured addresses (the segmenters).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from pathlib import Path
+
+from api.config import Settings
+from api.errors import RelayError, RelayNotReady
+from api.process import stop_process, wait_port
+
+logger = logging.getLogger(__name__)
+
+CONF_NAME = "nginx-rtmp.conf"
+
+
+def render_conf(settings: Settings, run_dir: Path) -> str:
+    """The nginx config for this server's relay (pure)."""
+    relay = settings.relay
+    secret = settings.relay_secret.get_secret_value()
+    hook = f"{settings.callback_base}/internal/relay"
+    allow = "\n".join(
+        f"            allow play {'all' if a == 'all' else a};" for a in relay.play_allow
+    )
+    return f"""# Rendered by doorbell from its settings; edits are overwritten at start.
+load_module {relay.module};
+daemon off;
+master_process on;
+worker_processes 1;
+pid {run_dir / "nginx.pid"};
+error_log stderr warn;
+
+events {{
+    worker_connections 1024;
+}}
+
+rtmp {{
+    server {{
+        listen {relay.listen_host}:{relay.port};
+        chunk_size 4096;
+        application live {{
+            live on;
+            record off;
+            # Players of a stream nobody publishes are refused at once, and dropped when the
+            # publisher goes: the segmenter learns of both immediately.
+            idle_streams off;
+            drop_idle_publisher 10s;
+            allow publish all;
+{allow}
+            deny play all;
+            on_publish {hook}/on_publish?secret={secret};
+            on_publish_done {hook}/on_publish_done?secret={secret};
+            notify_method post;
+        }}
+    }}
+}}
+"""
+
+
+class Relay:
+    """One nginx-rtmp child. `run()` starts it, waits until its port accepts, then waits for
+    it to exit (a RelayError, so the supervisor restarts it)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._run_dir = settings.relay_run_dir.resolve()
+        self._stderr_tail: deque[str] = deque(maxlen=10)
+        self.ready = asyncio.Event()
+        self.pid: int | None = None
+
+    @property
+    def conf_path(self) -> Path:
+        return self._run_dir / CONF_NAME
+
+    def write_conf(self) -> Path:
+        self._run_dir.mkdir(parents=True, exist_ok=True)
+        (self._run_dir / "logs").mkdir(exist_ok=True)  # nginx opens logs/error.log before parsing
+        self.conf_path.write_text(render_conf(self._settings, self._run_dir), encoding="utf-8")
+        return self.conf_path
+
+    async def run(self) -> None:
+        conf = await asyncio.to_thread(self.write_conf)
+        argv = [self._settings.relay.nginx, "-p", str(self._run_dir), "-c", str(conf)]
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        except OSError as exc:
+            raise RelayError(f"cannot run {argv[0]!r}: {exc}") from exc
+        self.pid = proc.pid
+        assert proc.stderr is not None
+        drain = asyncio.create_task(self._drain(proc.stderr))
+        relay = self._settings.relay
+        host = "127.0.0.1" if relay.listen_host in {"0.0.0.0", ""} else relay.listen_host  # noqa: S104
+        try:
+            try:
+                await wait_port(host, relay.port, relay.ready_timeout_s, lambda: proc.returncode is None)
+            except TimeoutError as exc:
+                raise RelayNotReady(self._why("did not accept RTMP connections in time")) from exc
+            logger.info("relay: nginx-rtmp pid %d listening on %s:%d", proc.pid, host, relay.port)
+            self.ready.set()
+            status = await proc.wait()
+            raise RelayError(self._why(f"nginx exited with status {status}"))
+        finally:
+            self.ready.clear()
+            self.pid = None
+            await stop_process(proc)
+            drain.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await drain
+
+    def _why(self, what: str) -> str:
+        tail = " | ".join(self._stderr_tail)
+        return f"{what}{': ' + tail if tail else ''}"
+
+    async def _drain(self, stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            text = line.decode("utf-8", "replace").strip()
+            if text:
+                self._stderr_tail.append(text[:300])
+                # "[error] ... stream not found" is a segmenter probing an idle camera: routine.
+                serious = any(f"[{lvl}]" in text for lvl in ("emerg", "alert", "crit"))
+                logger.log(logging.ERROR if serious else logging.INFO, "nginx: %s", text)
