@@ -11,7 +11,9 @@ from agent.simcam import Simcam, SimcamOptions
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="doorbell-agent", description=__doc__)
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sim = sub.add_parser("simulate", help="publish a synthetic camera over RTMP")
     sim.add_argument("--url", required=True, help="rtmp://HOST:1935/live/CAMERA?key=STREAM_KEY")
@@ -22,7 +24,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim.add_argument("--pattern", default="ball", choices=["ball", "smpte", "black", "snow"])
     sim.add_argument("--seconds", type=float, default=0, help="stop after N s (0: never)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     options = SimcamOptions(
         url=args.url,
         width=args.width,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-_initialised = False
 
-
+@functools.cache
 def gst() -> tuple[Any, Any]:
     """(Gst, GLib), initialised once. Raises ImportError with a hint if PyGObject is missing."""
-    global _initialised
     try:
         import gi
 
@@ -20,7 +19,5 @@ def gst() -> tuple[Any, Any]:
             "GStreamer for Python is missing: run scripts/bootstrap.sh "
             "(PyGObject, gir1.2-gstreamer-1.0, python3-gst-1.0)"
         ) from exc
-    if not _initialised:
-        Gst.init(None)
-        _initialised = True
+    Gst.init(None)
     return Gst, GLib

@@ -42,7 +42,9 @@ def create_app(settings: Settings, on_fatal: FatalHandler | None = None) -> Fast
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         supervisor = Supervisor(on_fatal if settings.exit_on_fatal else None)
-        buffers = {c.id: CameraSegmenter(segmenter_config(settings, c.id)) for c in settings.cameras}
+        buffers = {
+            c.id: CameraSegmenter(segmenter_config(settings, c.id)) for c in settings.cameras
+        }
         services = Services(settings, supervisor, dict(buffers), settings.relay.enabled)
         try:
             # Recover every buffer before serving, so no request sees a half-built index.

@@ -55,7 +55,8 @@ class RelaySettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = Field(default=True, description="start nginx-rtmp as a supervised child")
-    listen_host: str = Field(default="0.0.0.0", description="address nginx-rtmp listens on")
+    # The relay must be reachable by the doorbell on the LAN; publishing needs a stream key.
+    listen_host: str = Field(default="0.0.0.0", description="address nginx-rtmp listens on")  # noqa: S104
     port: int = Field(default=1935, ge=1, le=65535)
     pull_host: str = Field(
         default="127.0.0.1", description="where the segmenters reach the relay to pull"
@@ -99,7 +100,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535, description="HTTP listen port")
     data_dir: Path = Field(default=Path("var"), description="durable state (relay run dir, DB)")
     buffer_dir: Path = Field(
-        default=Path("/dev/shm/doorbell"), description="rolling buffer, one folder per camera"
+        default=Path("/dev/shm/doorbell"),  # noqa: S108 (tmpfs by design: the buffer lives in RAM)
+        description="rolling buffer, one folder per camera",
     )
     buffer_seconds: int = Field(default=900, ge=5, le=86_400, description="rolling buffer length")
     buffer_max_bytes: int = Field(
@@ -149,7 +151,9 @@ class Settings(BaseSettings):
     def _secrets(self) -> list[tuple[str, str]]:
         out = [(f"api_tokens[{i}]", t.get_secret_value()) for i, t in enumerate(self.api_tokens)]
         out.append(("relay_secret", self.relay_secret.get_secret_value()))
-        out += [(f"cameras[{c.id}].stream_key", c.stream_key.get_secret_value()) for c in self.cameras]
+        out += [
+            (f"cameras[{c.id}].stream_key", c.stream_key.get_secret_value()) for c in self.cameras
+        ]
         return out
 
     def camera(self, camera_id: str) -> CameraSettings | None:

@@ -8,9 +8,9 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+
+import httpx
 
 from api.config import generate_config, load_settings
 
@@ -32,10 +32,9 @@ def _wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"doorbell demo: the server exited with status {server.returncode}")
-        with contextlib.suppress(urllib.error.URLError, OSError):
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (our own URL)
-                if response.status == 200:
-                    return
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
         time.sleep(0.2)  # poll interval while the server starts
     raise SystemExit(f"doorbell demo: {url} not healthy after {HEALTH_TIMEOUT_S:g}s")
 
@@ -44,7 +43,9 @@ def run_demo(config: Path, seconds: float) -> int:
     if not config.exists():
         config.parent.mkdir(parents=True, exist_ok=True)
         config.touch(mode=0o600)
-        config.write_text(generate_config([("front", "Front door")], profile="dev"), encoding="utf-8")
+        config.write_text(
+            generate_config([("front", "Front door")], profile="dev"), encoding="utf-8"
+        )
         print(f"doorbell demo: wrote {config} with fresh secrets")
     settings = load_settings(config)
     camera = settings.cameras[0]
@@ -70,7 +71,8 @@ def run_demo(config: Path, seconds: float) -> int:
                     f"  API docs      {base}/docs",
                     f"  health        {base}/healthz",
                     f"  API token     {token}",
-                    f"  cameras       curl -H 'Authorization: Bearer {token}' {base}/api/v1/cameras",
+                    f"  cameras       curl -H 'Authorization: Bearer {token}' "
+                    f"{base}/api/v1/cameras",
                     f"  publish URL   {publish}   (the simulated doorbell uses it)",
                     f"  settings      {config}",
                     "",
@@ -82,13 +84,9 @@ def run_demo(config: Path, seconds: float) -> int:
         while time.monotonic() < deadline and server.poll() is None:
             time.sleep(0.5)  # the demo's idle wait; children run on their own
         if seconds > 0 and server.poll() is None:
-            with urllib.request.urlopen(  # noqa: S310 (our own URL)
-                urllib.request.Request(
-                    f"{base}/api/v1/cameras", headers={"Authorization": f"Bearer {token}"}
-                ),
-                timeout=5,
-            ) as response:
-                print(json.dumps(json.load(response), indent=2))
+            auth = {"Authorization": f"Bearer {token}"}
+            cameras = httpx.get(f"{base}/api/v1/cameras", headers=auth, timeout=5).json()
+            print(json.dumps(cameras, indent=2))
     except KeyboardInterrupt:
         pass
     finally:

@@ -1,10 +1,10 @@
 """The API's exception tree, mapped to HTTP in one place (`api.app._install_error_handlers`).
 
-    DoorbellError
-    ├── ConfigError            settings are invalid; the CLI prints them and exits 2
-    ├── RelayError             the nginx-rtmp child could not start or died
-    │   └── RelayNotReady      it did not bind its port in time
-    └── NotFound               a named resource (camera, ...) does not exist -> 404
+DoorbellError
+├── ConfigError            settings are invalid; the CLI prints them and exits 2
+├── RelayError             the nginx-rtmp child could not start or died
+│   └── RelayNotReady      it did not bind its port in time
+└── NotFound               a named resource (camera, ...) does not exist -> 404
 """
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import Callable
 
@@ -42,3 +43,14 @@ async def wait_port(
             await writer.wait_closed()
         return
     raise TimeoutError(f"{host}:{port} did not accept connections within {timeout_s:g}s")
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """True if a TCP listener could bind host:port now (with SO_REUSEADDR, as nginx does)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True

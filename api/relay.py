@@ -16,7 +16,7 @@ from pathlib import Path
 
 from api.config import Settings
 from api.errors import RelayError, RelayNotReady
-from api.process import stop_process, wait_port
+from api.process import port_is_free, stop_process, wait_port
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class Relay:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._run_dir = settings.relay_run_dir.resolve()
-        self._stderr_tail: deque[str] = deque(maxlen=10)
+        self._stderr_tail: deque[str] = deque(maxlen=3)
         self.ready = asyncio.Event()
         self.pid: int | None = None
 
@@ -88,8 +88,14 @@ class Relay:
         return self.conf_path
 
     async def run(self) -> None:
+        relay = self._settings.relay
+        # nginx retries a busy port for ~2.5 s and the readiness probe below would mistake the
+        # other listener for ours: refuse a taken port up front, with a message that says so.
+        if not port_is_free(relay.listen_host, relay.port):
+            raise RelayError(f"RTMP port {relay.listen_host}:{relay.port} is already in use")
         conf = await asyncio.to_thread(self.write_conf)
         argv = [self._settings.relay.nginx, "-p", str(self._run_dir), "-c", str(conf)]
+        self._stderr_tail.clear()
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
@@ -102,11 +108,12 @@ class Relay:
         self.pid = proc.pid
         assert proc.stderr is not None
         drain = asyncio.create_task(self._drain(proc.stderr))
-        relay = self._settings.relay
         host = "127.0.0.1" if relay.listen_host in {"0.0.0.0", ""} else relay.listen_host  # noqa: S104
         try:
             try:
-                await wait_port(host, relay.port, relay.ready_timeout_s, lambda: proc.returncode is None)
+                await wait_port(
+                    host, relay.port, relay.ready_timeout_s, lambda: proc.returncode is None
+                )
             except TimeoutError as exc:
                 raise RelayNotReady(self._why("did not accept RTMP connections in time")) from exc
             logger.info("relay: nginx-rtmp pid %d listening on %s:%d", proc.pid, host, relay.port)
@@ -122,7 +129,7 @@ class Relay:
                 await drain
 
     def _why(self, what: str) -> str:
-        tail = " | ".join(self._stderr_tail)
+        tail = " | ".join(list(self._stderr_tail)[-3:])
         return f"{what}{': ' + tail if tail else ''}"
 
     async def _drain(self, stream: asyncio.StreamReader) -> None:

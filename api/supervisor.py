@@ -96,10 +96,18 @@ class Supervisor:
             except asyncio.CancelledError:
                 raise
             except transient as exc:
-                backoff = next_backoff(backoff, time.monotonic() - started, backoff_min_s, backoff_max_s)
+                backoff = next_backoff(
+                    backoff, time.monotonic() - started, backoff_min_s, backoff_max_s
+                )
                 health.restarts += 1
                 health.last_error = f"{type(exc).__name__}: {exc}"
-                logger.warning("%s failed (%s); restart %d in %.1fs", health.name, exc, health.restarts, backoff)
+                logger.warning(
+                    "%s failed (%s); restart %d in %.1fs",
+                    health.name,
+                    exc,
+                    health.restarts,
+                    backoff,
+                )
                 self._set(health, "backoff")
                 await asyncio.sleep(backoff)  # the restart backoff itself
             except Exception as exc:

@@ -20,7 +20,7 @@ from segmenter.config import SegmenterConfig
 from segmenter.errors import FfmpegNotFound
 from segmenter.ffmpeg import segmenter_argv, stop_process
 from segmenter.index import SegmentIndex
-from segmenter.listing import parse_list_line, segment_filename, seq_of
+from segmenter.listing import parse_list_line, seq_of
 from segmenter.model import ListEntry, Segment, SegmenterStats
 from segmenter.mpegts import HEAD_BYTES, starts_with_keyframe
 from segmenter.placement import place
@@ -91,9 +91,14 @@ class CameraSegmenter:
         """Segment forever: the ffmpeg session loop and the eviction timer, together."""
         if not self._recovered:
             await self.recover()
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self._sessions(), name=f"segmenter-{self.camera}")
-            group.create_task(self._retention(), name=f"retention-{self.camera}")
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._sessions(), name=f"segmenter-{self.camera}")
+                group.create_task(self._retention(), name=f"retention-{self.camera}")
+        except ExceptionGroup as failed:
+            # The first failure cancels its sibling; re-raise it bare so the caller's
+            # supervisor can tell a transient error (OSError) from a fatal one.
+            raise failed.exceptions[0] from None
 
     def notify_publish(self) -> None:
         """The relay accepted a publisher for this camera: pull now, not after the backoff."""
@@ -144,7 +149,11 @@ class CameraSegmenter:
         while True:
             produced = await self._one_session()
             self._restarts += 1
-            backoff = self.config.backoff_min_s if produced else min(backoff * 2, self.config.backoff_max_s)
+            backoff = (
+                self.config.backoff_min_s
+                if produced
+                else min(backoff * 2, self.config.backoff_max_s)
+            )
             delay = backoff
             if time.monotonic() < self._fast_until:
                 delay = min(delay, self.config.fast_retry_s)
@@ -174,7 +183,8 @@ class CameraSegmenter:
         self._pid = proc.pid
         self._state = "pulling"
         self._stderr_tail.clear()
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
         stderr_task = asyncio.create_task(self._drain_stderr(proc.stderr))
         produced = 0
         session = self._session + 1
@@ -182,7 +192,9 @@ class CameraSegmenter:
         try:
             while True:
                 try:
-                    line = await asyncio.wait_for(proc.stdout.readline(), self.config.stall_timeout_s)
+                    line = await asyncio.wait_for(
+                        proc.stdout.readline(), self.config.stall_timeout_s
+                    )
                 except TimeoutError:
                     reason = f"stalled: no segment for {self.config.stall_timeout_s:g}s"
                     break
@@ -207,7 +219,13 @@ class CameraSegmenter:
         tail = "; ".join(self._stderr_tail)
         self._last_exit = f"{reason} (status {status}){': ' + tail if tail else ''}"
         if produced:
-            logger.info("camera %s: session %d ended after %d segments: %s", self.camera, session, produced, self._last_exit)
+            logger.info(
+                "camera %s: session %d ended after %d segments: %s",
+                self.camera,
+                session,
+                produced,
+                self._last_exit,
+            )
         else:
             logger.debug("camera %s: pull ended without segments: %s", self.camera, self._last_exit)
         return produced

@@ -1,10 +1,10 @@
 """The segmenter's exception tree.
 
-    SegmenterError
-    ├── SegmenterFatal          configuration or environment is broken; restarting cannot help
-    │   └── FfmpegNotFound      the ffmpeg binary is missing or not executable
-    ├── SessionEnded            one ffmpeg run ended (exit, stall); the loop restarts it
-    └── IndexOrderError         a segment was added out of order (a bug, never input)
+SegmenterError
+├── SegmenterFatal          configuration or environment is broken; restarting cannot help
+│   └── FfmpegNotFound      the ffmpeg binary is missing or not executable
+├── SessionEnded            one ffmpeg run ended (exit, stall); the loop restarts it
+└── IndexOrderError         a segment was added out of order (a bug, never input)
 """
 
 

@@ -8,6 +8,7 @@ fake clock.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -104,14 +105,14 @@ class SegmentIndex:
     def gaps(self) -> list[Gap]:
         """Stretches inside the buffer with no video: a new session or a jump in time."""
         out = []
-        for prev, cur in zip(self._segments, self._segments[1:], strict=False):
+        for prev, cur in itertools.pairwise(self._segments):
             if cur.session != prev.session or cur.start_ms - prev.end_ms > GAP_TOLERANCE_MS:
                 out.append(Gap(prev.end_ms, max(cur.start_ms, prev.end_ms)))
         return out
 
     def next_expiry_ms(self) -> int | None:
-        """When the oldest segment expires by age, or None if the index is empty."""
-        return self._segments[0].start_ms + self.buffer_ms if self._segments else None
+        """The first `now_ms` at which `evict` drops the oldest segment by age (None: empty)."""
+        return self._segments[0].start_ms + self.buffer_ms + 1 if self._segments else None
 
     # -- writing -------------------------------------------------------------------------
     def add(self, segment: Segment) -> None:
@@ -122,7 +123,8 @@ class SegmentIndex:
             last = self._segments[-1]
             if segment.seq <= last.seq or segment.start_ms < last.start_ms:
                 raise IndexOrderError(
-                    f"segment {segment.seq}@{segment.start_ms} is not after {last.seq}@{last.start_ms}"
+                    f"segment {segment.seq}@{segment.start_ms} "
+                    f"is not after {last.seq}@{last.start_ms}"
                 )
         self._segments.append(segment)
         self._starts.append(segment.start_ms)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,7 +107,7 @@ def rewrite(directory: Path, segments: list[Segment]) -> None:
     """Replace the sidecar with exactly these segments (atomic rename)."""
     tmp = directory / (SIDECAR_NAME + ".tmp")
     tmp.write_text("".join(encode(s) + "\n" for s in segments), encoding="utf-8")
-    os.replace(tmp, directory / SIDECAR_NAME)
+    tmp.replace(directory / SIDECAR_NAME)
 
 
 def append(directory: Path, segment: Segment) -> None:

@@ -57,6 +57,8 @@ async def list_cameras(services: ServicesDep) -> list[CameraOut]:
     return [_camera_out(services, c.id) for c in services.settings.cameras]
 
 
-@router.get("/{camera_id}", summary="One camera", responses={404: {"description": "unknown camera"}})
+@router.get(
+    "/{camera_id}", summary="One camera", responses={404: {"description": "unknown camera"}}
+)
 async def get_camera(camera_id: str, services: ServicesDep) -> CameraOut:
     return _camera_out(services, camera_id)

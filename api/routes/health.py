@@ -62,7 +62,9 @@ async def metrics(services: ServicesDep) -> PlainTextResponse:
         "# HELP doorbell_segmenter_restarts_total ffmpeg sessions that ended and were restarted.",
         "# TYPE doorbell_segmenter_restarts_total counter",
     ]
-    lines += [f'doorbell_segmenter_restarts_total{{camera="{s.camera}"}} {s.restarts}' for s in stats]
+    lines += [
+        f'doorbell_segmenter_restarts_total{{camera="{s.camera}"}} {s.restarts}' for s in stats
+    ]
     lines += [
         "# HELP doorbell_camera_online 1 while the relay has a publisher for the camera.",
         "# TYPE doorbell_camera_online gauge",

@@ -1,0 +1,179 @@
+"""Real processes for the stack tests: the server (with its nginx-rtmp relay), publishers.
+
+Every process is started here and stopped by its own handle (terminate, bounded wait, kill).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import require_binary, wait_for
+
+TOKEN = "stack-test-token-0123456789"
+RELAY_SECRET = "stack-relay-secret-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def stop(proc: subprocess.Popen[Any], timeout_s: float = 10) -> int:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout_s)
+    return proc.returncode
+
+
+@dataclass
+class Server:
+    """`doorbell serve` in a child process, with its own ports, buffer and relay."""
+
+    root: Path
+    cameras: dict[str, str]
+    buffer_seconds: int = 60
+    extra: dict[str, Any] = field(default_factory=dict)
+    relay: bool = True
+    http_port: int = field(default_factory=free_port)
+    rtmp_port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        require_binary("nginx")
+        require_binary("ffmpeg")
+        self.config = self.root / "doorbell.toml"
+        self.log = self.root / "server.log"
+        self.buffer_dir = self.root / "buffer"
+        lines = [
+            'profile = "prod"',
+            f"port = {self.http_port}",
+            f"api_tokens = [{json.dumps(TOKEN)}]",
+            f"relay_secret = {json.dumps(RELAY_SECRET)}",
+            f'data_dir = "{self.root / "data"}"',
+            f'buffer_dir = "{self.buffer_dir}"',
+            f"buffer_seconds = {self.buffer_seconds}",
+        ]
+        lines += [f"{k} = {json.dumps(v)}" for k, v in self.extra.items()]
+        lines += ["[relay]", f"port = {self.rtmp_port}", f"enabled = {json.dumps(self.relay)}"]
+        for camera_id, key in self.cameras.items():
+            lines += ["[[cameras]]", f'id = "{camera_id}"', f"stream_key = {json.dumps(key)}"]
+        self.config.write_text("\n".join(lines) + "\n")
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def publish_url(self, camera: str, key: str | None = None) -> str:
+        key = self.cameras.get(camera, "x") if key is None else key
+        return f"rtmp://127.0.0.1:{self.rtmp_port}/live/{camera}?key={key}"
+
+    def start(self, wait_healthy: bool = True) -> None:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "api", "serve", "--config", str(self.config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        if wait_healthy:
+            wait_for(f"server healthy ({self.log_tail()})", self._healthy, 20)
+
+    def _healthy(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"server exited {self.proc.returncode}: {self.log_tail()}")
+        try:
+            return httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        return stop(self.proc)
+
+    def log_tail(self, n: int = 30) -> str:
+        if not self.log.exists():
+            return ""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+
+    def get(self, path: str, token: str | None = TOKEN) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.get(f"{self.base}{path}", headers=headers, timeout=5)
+
+    def camera(self, camera_id: str) -> dict[str, Any]:
+        response = self.get(f"/api/v1/cameras/{camera_id}")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def health(self) -> dict[str, Any]:
+        body: dict[str, Any] = httpx.get(f"{self.base}/healthz", timeout=5).json()
+        return body
+
+    def sidecar(self, camera_id: str) -> list[dict[str, Any]]:
+        path = self.buffer_dir / camera_id / "index.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def segment_files(self, camera_id: str) -> list[Path]:
+        directory = self.buffer_dir / camera_id
+        return sorted(directory.glob("seq-*.ts")) if directory.exists() else []
+
+
+def simcam(url: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:
+    """The simulated camera (GStreamer, x264, 1-s GOP) publishing to `url`."""
+    require_binary("gst-launch-1.0")
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "agent", "simulate", "--url", url, *extra],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def ffmpeg_publisher(h264: Path, url: str, log: Path) -> subprocess.Popen[bytes]:
+    """The original system's publisher: raw H.264 replayed at real time, stream copy to FLV."""
+    ffmpeg = require_binary("ffmpeg")
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [ffmpeg, "-nostdin", "-v", "error", "-re", "-f", "h264", "-framerate", "25",
+             "-i", str(h264), "-c", "copy", "-f", "flv", url],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+def ffprobe_frames(path: Path, count: int = 3) -> list[dict[str, Any]]:
+    ffprobe = require_binary("ffprobe")
+    out = subprocess.run(
+        [ffprobe, "-v", "error", "-select_streams", "v:0", "-read_intervals", f"%+#{count}",
+         "-show_entries", "frame=key_frame,pict_type,pts_time:stream=codec_name,width,height",
+         "-of", "json", str(path)],
+        capture_output=True, text=True, check=True, timeout=30,
+    )  # fmt: skip
+    body = json.loads(out.stdout)
+    frames: list[dict[str, Any]] = body.get("frames", [])
+    for frame in frames:
+        frame["stream"] = body["streams"][0]
+    return frames
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000

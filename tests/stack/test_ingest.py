@@ -1,0 +1,215 @@
+"""Relay + segmenter end to end: real nginx-rtmp, the real server, real publishers.
+
+One server (10-s buffer) is shared by the tests of this module, in order; each test says
+what state it needs and waits for it with a deadline.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import wait_for
+from tests.stack.harness import Server, ffmpeg_publisher, ffprobe_frames, simcam, stop
+
+pytestmark = pytest.mark.stack
+
+KEYS = {
+    "front": "front-stream-key-0123456789",
+    "back": "back-stream-key-0123456789",
+    "side": "side-stream-key-0123456789",
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    server = Server(tmp_path_factory.mktemp("ingest"), KEYS, buffer_seconds=10)
+    server.start()
+    yield server
+    server.stop()
+    print(server.log_tail(80))
+
+
+@pytest.fixture(scope="module")
+def front_camera(server: Server) -> Iterator[subprocess.Popen[bytes]]:
+    """The simulated camera publishing to `front` for the whole module."""
+    proc = simcam(server.publish_url("front"), server.root / "simcam-front.log")
+    yield proc
+    stop(proc)
+
+
+def test_simulated_camera_segments_appear_within_3s_and_start_with_keyframes(
+    server: Server, front_camera: subprocess.Popen[bytes]
+) -> None:
+    wait_for("front online", lambda: server.camera("front")["online"], 10, 0.02)
+    online_at = time.monotonic()
+    wait_for("first front segment", lambda: server.sidecar("front"), 3, 0.02)
+    first_after = time.monotonic() - online_at
+    assert first_after < 3
+    rows = wait_for("4 segments", lambda: len(server.sidecar("front")) >= 4 or None, 10)
+    assert rows
+    segments = server.sidecar("front")
+    # Every finished segment is ~1 s (GOP = fps) and starts with an IDR.
+    for row in segments:
+        assert 900 <= row["end_ms"] - row["start_ms"] <= 1100, row
+        assert row["keyframe_start"], row
+    for row in segments[:3]:
+        frames = ffprobe_frames(server.buffer_dir / "front" / row["file"])
+        assert frames[0]["key_frame"] == 1
+        assert frames[0]["stream"]["codec_name"] == "h264"
+        assert (frames[0]["stream"]["width"], frames[0]["stream"]["height"]) == (640, 480)
+    # Laid end to end on the wall clock.
+    for a, b in itertools.pairwise(segments):
+        assert a["end_ms"] == b["start_ms"]
+
+
+def test_ffmpeg_publisher_the_original_way_is_segmented(server: Server, h264_file: Path) -> None:
+    proc = ffmpeg_publisher(h264_file, server.publish_url("back"), server.root / "ff-back.log")
+    try:
+        wait_for("back segments", lambda: len(server.sidecar("back")) >= 3 or None, 10)
+        for row in server.sidecar("back"):
+            assert row["keyframe_start"]
+            assert 900 <= row["end_ms"] - row["start_ms"] <= 1100
+        assert server.camera("back")["online"]
+    finally:
+        stop(proc)
+    wait_for("back offline", lambda: not server.camera("back")["online"], 10)
+
+
+def test_wrong_stream_key_is_refused_at_the_relay_and_nothing_is_recorded(
+    server: Server, h264_file: Path
+) -> None:
+    bad = server.publish_url("side", key="not-the-key")
+    ff = ffmpeg_publisher(h264_file, bad, server.root / "ff-side.log")
+    assert ff.wait(15) != 0
+    cam = simcam(bad, server.root / "simcam-side.log")
+    assert cam.wait(15) == 1
+    unknown = server.publish_url("garage", key=KEYS["front"])
+    assert ffmpeg_publisher(h264_file, unknown, server.root / "ff-garage.log").wait(15) != 0
+    side = server.camera("side")
+    assert not side["online"]
+    assert side["buffer"]["segments"] == 0
+    assert server.segment_files("side") == []
+    assert "wrong stream key for side" in server.log_tail(200)
+
+
+def test_buffer_never_holds_more_than_its_length_plus_one_segment(
+    server: Server, front_camera: subprocess.Popen[bytes]
+) -> None:
+    """Over 30 s of a 10-s buffer: the index and the directory stay bounded, and full."""
+    wait_for("front recording", lambda: server.camera("front")["buffer"]["segments"], 10)
+    deadline = time.monotonic() + 30
+    most_seconds, most_files, samples = 0.0, 0, 0
+    while time.monotonic() < deadline:
+        buffer = server.camera("front")["buffer"]
+        files = server.segment_files("front")
+        most_seconds = max(most_seconds, buffer["seconds"])
+        most_files = max(most_files, len(files))
+        samples += 1
+        # The index spans at most the buffer length (plus one segment of rounding).
+        assert buffer["seconds"] <= 11.0, buffer
+        if buffer["start_ms"] is not None:
+            assert buffer["end_ms"] - buffer["start_ms"] <= 11_000, buffer
+        # On disk: those segments plus the one ffmpeg is writing.
+        assert len(files) <= 12, [f.name for f in files]
+        time.sleep(0.25)  # sampling interval
+    assert samples > 60
+    assert most_seconds >= 9.0, "the buffer should fill up to its length"
+    assert front_camera.poll() is None
+
+
+def test_killed_ffmpeg_child_is_recovered_by_the_supervisor(
+    server: Server, front_camera: subprocess.Popen[bytes]
+) -> None:
+    before = server.health()["cameras"]["front"]
+    assert before["pid"], before
+    newest = server.camera("front")["buffer"]["end_ms"]
+    os.kill(before["pid"], signal.SIGKILL)
+
+    def recovered() -> bool:
+        now = server.health()["cameras"]["front"]
+        return bool(
+            now["restarts"] > before["restarts"]
+            and now["pid"]
+            and now["pid"] != before["pid"]
+            and server.camera("front")["buffer"]["end_ms"] > newest + 2000
+        )
+
+    wait_for("segmenter restarted and recording again", recovered, 15)
+    assert server.health()["status"] == "ok"
+
+
+def test_stopping_the_publisher_records_a_gap_and_republishing_resumes(
+    server: Server, front_camera: subprocess.Popen[bytes]
+) -> None:
+    assert stop(front_camera) == 0, "simcam should exit cleanly on SIGTERM"
+    wait_for("front offline", lambda: not server.camera("front")["online"], 10)
+    sessions_before = max(r["session"] for r in server.sidecar("front"))
+    time.sleep(2)  # the outage whose gap must be recorded
+    again = simcam(server.publish_url("front"), server.root / "simcam-front-2.log")
+    try:
+        wait_for(
+            "a new session's segments",
+            lambda: max(r["session"] for r in server.sidecar("front")) > sessions_before or None,
+            10,
+        )
+        camera = wait_for("a gap reported", lambda: server.camera("front")["gaps"] or None, 5)
+        gap = camera[-1]
+        assert gap["end_ms"] - gap["start_ms"] >= 2000
+        assert server.camera("front")["online"]
+    finally:
+        stop(again)
+
+
+def test_every_v1_route_refuses_missing_or_wrong_token(server: Server) -> None:
+    import httpx
+
+    spec = httpx.get(f"{server.base}/openapi.json", timeout=5).json()
+    routes = [
+        (method, path.replace("{camera_id}", "front"))
+        for path, item in spec["paths"].items()
+        if path.startswith("/api/v1")
+        for method in item
+    ]
+    assert len(routes) >= 2
+    for method, path in routes:
+        url = f"{server.base}{path}"
+        missing = httpx.request(method, url, timeout=5)
+        wrong = httpx.request(method, url, headers={"Authorization": "Bearer nope"}, timeout=5)
+        basic = httpx.request(method, url, headers={"Authorization": "Basic eDp5"}, timeout=5)
+        for response in (missing, wrong, basic):
+            assert response.status_code == 401, (method, path, response.text)
+            assert response.headers["www-authenticate"].startswith("Bearer")
+            assert "token" in response.json()["detail"]
+        ok = server.get(path)
+        assert ok.status_code == 200, (method, path, ok.text)
+
+
+def test_unknown_camera_is_a_404_naming_the_allowed_ids(server: Server) -> None:
+    response = server.get("/api/v1/cameras/garage")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "unknown camera 'garage'", "allowed": list(KEYS)}
+
+
+def test_relay_callbacks_need_the_relay_secret(server: Server) -> None:
+    import httpx
+
+    form = {"app": "live", "name": "front", "key": KEYS["front"], "call": "publish"}
+    for secret in ("", "wrong"):
+        response = httpx.post(
+            f"{server.base}/internal/relay/on_publish?secret={secret}", data=form, timeout=5
+        )
+        assert response.status_code == 403
+
+
+def test_metrics_report_the_buffer(server: Server) -> None:
+    text = server.get("/metrics", token=None).text
+    assert 'doorbell_buffer_seconds{camera="front"}' in text
+    assert 'doorbell_loop_up{loop="relay"} 1' in text

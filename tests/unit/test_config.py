@@ -1,0 +1,109 @@
+"""Server settings: TOML and env, clear errors naming the field, no default secrets in prod."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from api.cli import main
+from api.config import generate_config, load_settings
+
+GOOD = """
+profile = "prod"
+api_tokens = ["a-long-random-token-0123456789"]
+relay_secret = "another-long-secret-0123456789"
+buffer_seconds = 60
+[[cameras]]
+id = "front"
+name = "Front door"
+stream_key = "a-long-stream-key-0123456789"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "doorbell.toml"
+    path.write_text(text)
+    return path
+
+
+def test_loads_toml_and_env_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOORBELL_BUFFER_SECONDS", "120")
+    monkeypatch.setenv("DOORBELL_RELAY__PORT", "19350")
+    settings = load_settings(write(tmp_path, GOOD))
+    assert settings.buffer_seconds == 120
+    assert settings.relay.port == 19350
+    camera = settings.camera("front")
+    assert camera is not None
+    assert camera.display_name == "Front door"
+    assert settings.pull_base == "rtmp://127.0.0.1:19350/live"
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        (('id = "front"', 'id = "../etc"'), "cameras.0.id", "not allowed"),
+        (('id = "front"', 'id = "Front Door"'), "cameras.0.id", "not allowed"),
+        (("buffer_seconds = 60", "buffer_seconds = 0"), "buffer_seconds", "greater than"),
+        (("buffer_seconds = 60", "bufer_seconds = 60"), "bufer_seconds", "Extra inputs"),
+        (('"a-long-random-token-0123456789"', '"dev-token"'), "", "api_tokens[0]"),
+        (('"a-long-stream-key-0123456789"', '"short"'), "", "cameras[front].stream_key"),
+    ],
+)
+def test_invalid_settings_name_the_field(
+    tmp_path: Path, change: tuple[str, str], field: str, message: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        load_settings(write(tmp_path, GOOD.replace(*change)))
+    text = str(info.value)
+    assert field in text
+    assert message in text
+
+
+def test_dev_profile_accepts_example_secrets(tmp_path: Path) -> None:
+    text = GOOD.replace('"prod"', '"dev"').replace('"a-long-stream-key-0123456789"', '"dev-key"')
+    assert (
+        load_settings(write(tmp_path, text)).cameras[0].stream_key.get_secret_value() == "dev-key"
+    )
+
+
+def test_duplicate_cameras_and_missing_tokens_are_refused(tmp_path: Path) -> None:
+    twice = GOOD + '[[cameras]]\nid = "front"\nstream_key = "a-long-stream-key-0123456789"\n'
+    with pytest.raises(ValidationError, match="duplicate id"):
+        load_settings(write(tmp_path, twice))
+    with pytest.raises(ValidationError, match="api_tokens"):
+        load_settings(write(tmp_path, GOOD.replace('["a-long-random-token-0123456789"]', "[]")))
+
+
+def test_cli_exits_2_naming_the_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, GOOD.replace("buffer_seconds = 60", "buffer_seconds = -1"))
+    with pytest.raises(SystemExit) as info:
+        main(["serve", "--config", str(path)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "buffer_seconds" in err
+    assert "greater than or equal to 5" in err
+
+
+def test_cli_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["serve", "--config", str(tmp_path / "nope.toml")])
+    assert info.value.code == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_generated_config_has_fresh_secrets_that_load(tmp_path: Path) -> None:
+    a = generate_config([("front", 'Front "door"')], profile="prod")
+    b = generate_config([("front", "Front")], profile="prod")
+    settings = load_settings(write(tmp_path, a))
+    assert settings.cameras[0].name == 'Front "door"'
+    assert settings.api_tokens[0].get_secret_value() not in b
+
+
+def test_init_config_refuses_to_overwrite(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    assert main(["init-config", str(path), "--camera", "front:Front door", "--camera", "back"]) == 0
+    assert [c.id for c in load_settings(path).cameras] == ["front", "back"]
+    assert path.stat().st_mode & 0o077 == 0
+    assert main(["init-config", str(path)]) == 2
