@@ -1,18 +1,16 @@
-# The two commands a newcomer runs are `make demo` and `make test` (see README.md).
-.PHONY: demo test setup setup-dev lint typecheck pytest bench clean
+# Shortcuts; the README's two commands are scripts/demo.sh and scripts/test.sh (no make needed).
+.PHONY: demo test setup lint typecheck pytest bench clean
 
 VENV := .venv/bin
 
+demo:
+	scripts/demo.sh
+
+test:
+	scripts/test.sh
+
 setup:
-	scripts/bootstrap.sh
-
-setup-dev:
 	scripts/bootstrap.sh --dev
-
-demo: setup
-	$(VENV)/doorbell demo
-
-test: setup-dev lint typecheck pytest
 
 lint:
 	$(VENV)/ruff check .
@@ -24,7 +22,7 @@ typecheck:
 pytest:
 	$(VENV)/pytest
 
-bench: setup-dev
+bench: setup
 	$(VENV)/python bench/run_all.py
 
 clean:
