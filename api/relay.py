@@ -84,6 +84,9 @@ class Relay:
     def write_conf(self) -> Path:
         self._run_dir.mkdir(parents=True, exist_ok=True)
         (self._run_dir / "logs").mkdir(exist_ok=True)  # nginx opens logs/error.log before parsing
+        # The config holds the relay secret: readable by its owner only.
+        self.conf_path.touch(mode=0o600)
+        self.conf_path.chmod(0o600)
         self.conf_path.write_text(render_conf(self._settings, self._run_dir), encoding="utf-8")
         return self.conf_path
 

@@ -10,6 +10,9 @@ from api.errors import NotFound
 from api.ports import CameraBuffer
 from api.supervisor import Supervisor
 
+# A segment newer than this means the camera is publishing (segments come every second).
+RECEIVING_WITHIN_MS = 3000
+
 
 @dataclass(slots=True)
 class Publisher:
@@ -39,6 +42,17 @@ class Services:
         if camera is None:
             raise NotFound("camera", camera_id, [c.id for c in self.settings.cameras])
         return camera
+
+    def is_online(self, camera_id: str) -> bool:
+        """Publishing now: the relay said so, or segments are arriving. The second half covers a
+        server restarted behind an external relay, which repeats no on_publish."""
+        if camera_id in self.publishers:
+            return True
+        buffer = self.buffers.get(camera_id)
+        if buffer is None:
+            return False
+        age = buffer.stats().last_segment_age_ms
+        return age is not None and age < RECEIVING_WITHIN_MS
 
     def publish_started(self, camera_id: str, addr: str, client_id: str) -> None:
         self.publishers[camera_id] = Publisher(addr, client_id, time.time_ns() // 1_000_000)

@@ -27,7 +27,9 @@ class BufferOut(BaseModel):
 class CameraOut(BaseModel):
     id: str
     name: str
-    online: bool = Field(description="the relay has a publisher for this camera now")
+    online: bool = Field(
+        description="publishing now: the relay accepted a publisher, or segments are arriving"
+    )
     buffer: BufferOut
     gaps: list[GapOut] = Field(description="stretches without video inside the buffer")
     segmenter_restarts: int
@@ -39,7 +41,7 @@ def _camera_out(services: Services, camera_id: str) -> CameraOut:
     return CameraOut(
         id=camera.id,
         name=camera.display_name,
-        online=camera.id in services.publishers,
+        online=services.is_online(camera.id),
         buffer=BufferOut(
             start_ms=s.oldest_ms,
             end_ms=s.newest_ms,

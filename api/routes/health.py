@@ -32,7 +32,7 @@ async def healthz(services: ServicesDep) -> JSONResponse:
     for camera_id, buffer in services.buffers.items():
         s = buffer.stats()
         cameras[camera_id] = {
-            "online": camera_id in services.publishers,
+            "online": services.is_online(camera_id),
             "segmenter": s.state,
             "last_segment_age_ms": s.last_segment_age_ms,
             "segments": s.segments,
@@ -66,11 +66,11 @@ async def metrics(services: ServicesDep) -> PlainTextResponse:
         f'doorbell_segmenter_restarts_total{{camera="{s.camera}"}} {s.restarts}' for s in stats
     ]
     lines += [
-        "# HELP doorbell_camera_online 1 while the relay has a publisher for the camera.",
+        "# HELP doorbell_camera_online 1 while the camera publishes.",
         "# TYPE doorbell_camera_online gauge",
     ]
     lines += [
-        f'doorbell_camera_online{{camera="{s.camera}"}} {int(s.camera in services.publishers)}'
+        f'doorbell_camera_online{{camera="{s.camera}"}} {int(services.is_online(s.camera))}'
         for s in stats
     ]
     lines += [
