@@ -76,7 +76,7 @@ class CameraSegmenter:
         if found.segments:
             self._session = max(s.session for s in found.segments)
             self._next_seq = found.segments[-1].seq + 1
-        await self._evict()
+        await self.evict()
         self._sidecar_lines = len(self.index)
         self._recovered = True
         logger.info(
@@ -271,7 +271,7 @@ class CameraSegmenter:
         async with self._io_lock:
             await asyncio.to_thread(sidecar.append, self.config.directory, segment)
         self._sidecar_lines += 1
-        await self._evict()
+        await self.evict()
         return True
 
     def _drop_partials(self) -> None:
@@ -282,7 +282,8 @@ class CameraSegmenter:
                 path.unlink(missing_ok=True)
 
     # -- retention -----------------------------------------------------------------------
-    async def _evict(self) -> None:
+    async def evict(self) -> None:
+        """Evict what has expired by now and delete the unpinned files (a worker thread)."""
         expired = self.index.evict(self._clock())
         compact = self._sidecar_lines > 2 * len(self.index) + 64
         if not expired and not compact:
@@ -304,7 +305,7 @@ class CameraSegmenter:
         """Evict at the exact moment the oldest segment expires, even with no new segments."""
         while True:
             self._index_changed.clear()
-            await self._evict()
+            await self.evict()
             deadline = self.index.next_expiry_ms()
             timeout = None if deadline is None else max(deadline - self._clock(), 0) / 1000 + 0.001
             with contextlib.suppress(TimeoutError):

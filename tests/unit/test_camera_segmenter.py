@@ -1,0 +1,127 @@
+"""CameraSegmenter with real files: pins across eviction, stalls, and a real ffmpeg run."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+from segmenter import CameraSegmenter, SegmenterConfig, sidecar
+from segmenter.model import Segment
+from tests.conftest import require_binary
+
+pytestmark = pytest.mark.anyio
+
+T0 = 1_800_000_000_000
+
+
+class FakeClock:
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def seed(directory: Path, n: int) -> None:
+    directory.mkdir(parents=True)
+    for i in range(n):
+        path = directory / f"seq-{i:09d}.ts"
+        path.write_bytes(b"\x47" * 188)
+        sidecar.append(
+            directory, Segment("front", i, 1, T0 + i * 1000, T0 + i * 1000 + 1000, 188, path, True)
+        )
+
+
+async def test_pinned_files_survive_eviction_until_the_reader_is_done(tmp_path: Path) -> None:
+    directory = tmp_path / "front"
+    seed(directory, 6)
+    clock = FakeClock(T0 + 6000)
+    camera = CameraSegmenter(
+        SegmenterConfig("front", "rtmp://unused", directory, buffer_ms=10_000), clock
+    )
+    assert await camera.recover() == 6
+    async with camera.reading(T0, T0 + 2000) as segments:
+        assert [s.seq for s in segments] == [0, 1]
+        clock.now = T0 + 13_500  # segments 0..3 expire
+        await camera.evict()
+        assert [s.seq for s in camera.index.segments] == [4, 5]
+        remaining = sorted(p.name for p in directory.glob("*.ts"))
+        assert remaining == [f"seq-{i:09d}.ts" for i in (0, 1, 4, 5)]
+    remaining = sorted(p.name for p in directory.glob("*.ts"))
+    assert remaining == [f"seq-{i:09d}.ts" for i in (4, 5)]
+
+
+async def test_recovery_evicts_what_expired_while_the_server_was_down(tmp_path: Path) -> None:
+    directory = tmp_path / "front"
+    seed(directory, 5)
+    camera = CameraSegmenter(
+        SegmenterConfig("front", "rtmp://unused", directory, buffer_ms=2_000), FakeClock(T0 + 5000)
+    )
+    await camera.recover()
+    assert [s.seq for s in camera.index.segments] == [3, 4]
+    assert len(list(directory.glob("*.ts"))) == 2
+
+
+async def test_a_stalled_ffmpeg_is_stopped_and_restarted(tmp_path: Path) -> None:
+    fake = tmp_path / "silent-ffmpeg"
+    # Stands in for an ffmpeg connected to a publisher that sends nothing: it never lists a
+    # segment and never exits by itself.
+    fake.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
+    fake.chmod(0o755)
+    config = SegmenterConfig(
+        "front", "rtmp://unused", tmp_path / "front", stall_timeout_s=0.3, ffmpeg=str(fake),
+        backoff_min_s=0.05, backoff_max_s=0.05,
+    )  # fmt: skip
+    camera = CameraSegmenter(config)
+    task = asyncio.create_task(camera.run())
+    try:
+        for _ in range(200):
+            if camera.stats().restarts >= 2:
+                break
+            await asyncio.sleep(0.02)
+        stats = camera.stats()
+        assert stats.restarts >= 2
+        assert stats.last_exit is not None
+        assert stats.last_exit.startswith("stalled: no segment for 0.3s")
+        assert stats.segments == 0
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert camera.stats().pid is None
+
+
+async def test_real_ffmpeg_segments_are_indexed_and_recovered(
+    tmp_path: Path, h264_file: Path
+) -> None:
+    ffmpeg = require_binary("ffmpeg")
+    flv = tmp_path / "in.flv"
+    proc = await asyncio.create_subprocess_exec(
+        ffmpeg, "-v", "error", "-framerate", "25", "-i", str(h264_file), "-t", "6",
+        "-c", "copy", "-f", "flv", str(flv),
+    )  # fmt: skip
+    assert await asyncio.wait_for(proc.wait(), 60) == 0
+    config = SegmenterConfig("front", str(flv), tmp_path / "front", ffmpeg=ffmpeg)
+    camera = CameraSegmenter(config)
+    task = asyncio.create_task(camera.run())
+    try:
+        await asyncio.wait_for(camera.wait_first_segment(), 20)
+        for _ in range(500):  # a file source runs faster than real time: all 6 come quickly
+            if len(camera.index) >= 5:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    segments = list(camera.index.segments)
+    first_run = [s for s in segments if s.session == 1]
+    assert len(first_run) >= 5
+    assert all(s.keyframe_start for s in segments)
+    assert [s.seq for s in segments] == list(range(len(segments)))
+    again = CameraSegmenter(config)
+    assert await again.recover() == len(segments)
+    assert list(again.index.segments) == segments
