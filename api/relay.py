@@ -44,6 +44,9 @@ events {{
 }}
 
 rtmp {{
+    # Off: the default path (/var/log/nginx) is not writable by an unprivileged relay, and
+    # each line would record the publisher's ?key=.
+    access_log off;
     server {{
         listen {relay.listen_host}:{relay.port};
         chunk_size 4096;
@@ -97,7 +100,16 @@ class Relay:
         if not port_is_free(relay.listen_host, relay.port):
             raise RelayError(f"RTMP port {relay.listen_host}:{relay.port} is already in use")
         conf = await asyncio.to_thread(self.write_conf)
-        argv = [self._settings.relay.nginx, "-p", str(self._run_dir), "-c", str(conf)]
+        # -e stderr: nginx opens its compiled-in error log before reading the config otherwise.
+        argv = [
+            self._settings.relay.nginx,
+            "-e",
+            "stderr",
+            "-p",
+            str(self._run_dir),
+            "-c",
+            str(conf),
+        ]
         self._stderr_tail.clear()
         try:
             proc = await asyncio.create_subprocess_exec(

@@ -29,6 +29,7 @@ def test_publish_is_checked_by_the_api_and_play_is_loopback_only(tmp_path: Path)
     assert "on_publish_done http://127.0.0.1:8123/internal/relay/on_publish_done?" in conf
     assert conf.index("allow play 127.0.0.1;") < conf.index("deny play all;")
     assert "daemon off;" in conf
+    assert "access_log off;" in conf  # it would log stream keys
     assert f"pid {tmp_path / 'nginx.pid'};" in conf
 
 
