@@ -1,16 +1,18 @@
 """Placing a finished segment on the wall clock (UTC epoch ms).
 
 ffmpeg reports each segment's stream time; the wall clock comes from when its list line
-arrives. Within one publisher session the stream clock is smooth and arrival times jitter by
-tens of ms, so segments are laid end to end from the first one's arrival and re-anchored only
-when the two clocks drift apart by more than `DRIFT_LIMIT_MS` (a stall, a stream-time jump).
+arrives. Within one publisher session the stream clock is smooth while arrivals jitter, and
+after a network stall a backlog arrives in a burst, so segments are laid end to end from the
+session's first arrival. Only when arrivals lag the stream clock by more than `REANCHOR_LAG_MS`
+(a long outage that lost data, or clock drift accumulated over days) is a segment re-anchored
+on its arrival. Nothing is placed before the footage already held.
 """
 
 from __future__ import annotations
 
 from segmenter.model import ListEntry, Segment
 
-DRIFT_LIMIT_MS = 1000
+REANCHOR_LAG_MS = 10_000
 
 
 def place(previous: Segment | None, session: int, entry: ListEntry, arrival_ms: int) -> int:
@@ -21,10 +23,6 @@ def place(previous: Segment | None, session: int, entry: ListEntry, arrival_ms: 
     by_arrival = arrival_ms - entry.duration_ms
     if previous is None:
         return by_arrival
-    if previous.session != session:
-        # A new publisher: anchor on arrival, never before the footage we already hold.
+    if previous.session != session or by_arrival - previous.end_ms > REANCHOR_LAG_MS:
         return max(by_arrival, previous.end_ms)
-    contiguous = previous.end_ms
-    if abs(contiguous - by_arrival) > DRIFT_LIMIT_MS:
-        return max(by_arrival, previous.end_ms)
-    return contiguous
+    return previous.end_ms

@@ -1,11 +1,11 @@
-"""Placing segments on the wall clock: contiguous within a session, re-anchored on drift."""
+"""Placing segments on the wall clock: contiguous within a session, re-anchored on long lags."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from segmenter.model import ListEntry, Segment
-from segmenter.placement import DRIFT_LIMIT_MS, place
+from segmenter.placement import REANCHOR_LAG_MS, place
 
 T0 = 1_800_000_000_000
 
@@ -24,9 +24,15 @@ def test_same_session_is_laid_end_to_end_despite_jitter() -> None:
     assert place(prev(T0), 1, entry, T0 + 1000 - 240) == T0
 
 
-def test_drift_beyond_the_limit_reanchors() -> None:
+def test_a_backlog_after_a_stall_keeps_stream_time() -> None:
     entry = ListEntry("seq-000000002.ts", 1.0, 2.0)
-    late = T0 + 1000 + DRIFT_LIMIT_MS + 500
+    # Arrived 6 s late in a burst: it was still captured right after the previous one.
+    assert place(prev(T0), 1, entry, T0 + 1000 + 6000) == T0
+
+
+def test_a_long_lag_reanchors_on_arrival() -> None:
+    entry = ListEntry("seq-000000002.ts", 1.0, 2.0)
+    late = T0 + 1000 + REANCHOR_LAG_MS + 500
     assert place(prev(T0), 1, entry, late) == late - 1000
 
 
