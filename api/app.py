@@ -12,14 +12,17 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.auth import BearerAuth
+from api.auth import Access
+from api.clips import ClipService
 from api.config import Settings
-from api.errors import NotFound, RelayError, RelayNotReady
+from api.errors import BadRequest, ClipsBusy, NotFound, OutsideBuffer, RelayError, RelayNotReady
 from api.relay import Relay
-from api.routes import cameras, health, relay_hooks
+from api.routes import cameras, health, media, relay_hooks
 from api.services import Services
+from api.signing import UrlSigner
 from api.supervisor import FatalHandler, Supervisor
 from segmenter import CameraSegmenter, SegmenterConfig
+from segmenter.errors import ClipError
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +48,19 @@ def create_app(settings: Settings, on_fatal: FatalHandler | None = None) -> Fast
         buffers = {
             c.id: CameraSegmenter(segmenter_config(settings, c.id)) for c in settings.cameras
         }
-        services = Services(settings, supervisor, dict(buffers), settings.relay.enabled)
+        clips = ClipService(
+            settings.clip_dir,
+            settings.clip_concurrency,
+            settings.clip_queue,
+            settings.clip_cache_seconds,
+            settings.clip_cache_max_bytes,
+        )
+        signer = UrlSigner(settings.signing_key, settings.signed_url_seconds)
+        services = Services(
+            settings, supervisor, dict(buffers), settings.relay.enabled, signer, clips
+        )
         try:
+            await clips.start()
             # Recover every buffer before serving, so no request sees a half-built index.
             for buffer in buffers.values():
                 await buffer.recover()
@@ -59,6 +73,7 @@ def create_app(settings: Settings, on_fatal: FatalHandler | None = None) -> Fast
             yield {"services": services}
         finally:
             await supervisor.aclose()
+            await clips.aclose()
 
     app = FastAPI(
         title="Doorbell",
@@ -66,8 +81,9 @@ def create_app(settings: Settings, on_fatal: FatalHandler | None = None) -> Fast
         summary="Self-hosted smart doorbell: cameras, rolling buffer, clips, events and push.",
         lifespan=lifespan,
     )
-    v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(BearerAuth())])
+    v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(Access())])
     v1.include_router(cameras.router)
+    v1.include_router(media.router)
     app.include_router(v1)
     app.include_router(health.router)
     app.include_router(relay_hooks.router)
@@ -98,3 +114,27 @@ def _install_error_handlers(app: FastAPI) -> None:
         if exc.allowed is not None:
             body["allowed"] = exc.allowed
         return JSONResponse(body, status_code=404)
+
+    @app.exception_handler(BadRequest)
+    async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "parameter": exc.parameter}, status_code=422)
+
+    @app.exception_handler(OutsideBuffer)
+    async def outside(request: Request, exc: OutsideBuffer) -> JSONResponse:
+        available = None
+        if exc.start_ms is not None:
+            available = {"start_ms": exc.start_ms, "end_ms": exc.end_ms}
+        return JSONResponse({"detail": str(exc), "available": available}, status_code=416)
+
+    @app.exception_handler(ClipsBusy)
+    async def busy(request: Request, exc: ClipsBusy) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc)},
+            status_code=503,
+            headers={"Retry-After": str(exc.retry_after_s)},
+        )
+
+    @app.exception_handler(ClipError)
+    async def clip_failed(request: Request, exc: ClipError) -> JSONResponse:
+        logger.error("clip assembly failed for %s: %s", request.url.path, exc)
+        return JSONResponse({"detail": f"clip assembly failed: {exc}"}, status_code=500)

@@ -1,4 +1,4 @@
-"""Bearer-token and shared-secret checks, constant time."""
+"""Access to /api/v1: a bearer token, or a signed URL (`exp` + `sig`); constant-time checks."""
 
 from __future__ import annotations
 
@@ -18,25 +18,35 @@ def matches_any(candidate: str, secrets: Iterable[str]) -> bool:
     return found
 
 
-class BearerAuth(HTTPBearer):
-    """Dependency for /api/v1: `Authorization: Bearer <token>` against the configured tokens."""
+class Access(HTTPBearer):
+    """Dependency for /api/v1: `Authorization: Bearer <token>` against the configured tokens,
+    or, for players that cannot send headers, a URL signed by this server."""
 
     def __init__(self) -> None:
         super().__init__(auto_error=False, description="a token from the server's api_tokens")
 
-    async def __call__(self, request: Request) -> HTTPAuthorizationCredentials:  # type: ignore[override]
+    async def __call__(self, request: Request) -> HTTPAuthorizationCredentials | None:  # type: ignore[override]
         credentials = await super().__call__(request)
-        tokens = request.state.services.api_tokens
-        if credentials is None:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "missing bearer token: send 'Authorization: Bearer <token>'",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        if not matches_any(credentials.credentials, tokens):
+        services = request.state.services
+        if credentials is not None:
+            if matches_any(credentials.credentials, services.api_tokens):
+                return credentials
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
                 "invalid bearer token",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
-        return credentials
+        query = request.query_params
+        if "sig" in query or "exp" in query:
+            verdict = services.signer.verify(request.url.path, dict(query))
+            if verdict == "ok":
+                return None
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                "signed URL expired" if verdict == "expired" else "invalid URL signature",
+            )
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing bearer token: send 'Authorization: Bearer <token>' or use a signed URL",
+            headers={"WWW-Authenticate": "Bearer"},
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import json
 import re
@@ -113,6 +115,26 @@ class Settings(BaseSettings):
         default=10.0, ge=2, le=600, description="restart a pull with no new segment for this long"
     )
     ffmpeg: str = Field(default="ffmpeg", description="ffmpeg binary")
+    clip_concurrency: int = Field(
+        default=2, ge=1, le=16, description="clip assemblies running at once (about the cores)"
+    )
+    clip_queue: int = Field(
+        default=8, ge=0, le=256, description="clip requests waiting for a slot; beyond: 503"
+    )
+    clip_cache_dir: Path | None = Field(
+        default=None,
+        description="assembled clips, kept briefly for repeats and ranges; default "
+        "<buffer_dir>/.clips (this server's own: it is emptied at start)",
+    )
+    clip_cache_seconds: int = Field(default=120, ge=0, le=86_400)
+    clip_cache_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
+    signed_url_seconds: int = Field(
+        default=600, ge=10, le=7 * 86_400, description="lifetime of signed media URLs"
+    )
+    url_signing_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="HMAC key of signed URLs; empty: derived from the first api token",
+    )
     exit_on_fatal: bool = Field(
         default=True, description="end the process when a supervised loop dies of a fatal error"
     )
@@ -156,8 +178,20 @@ class Settings(BaseSettings):
         ]
         return out
 
+    @property
+    def signing_key(self) -> bytes:
+        explicit = self.url_signing_key.get_secret_value()
+        if explicit:
+            return explicit.encode()
+        token = self.api_tokens[0].get_secret_value().encode()
+        return hmac.new(token, b"doorbell signed urls", hashlib.sha256).digest()
+
     def camera(self, camera_id: str) -> CameraSettings | None:
         return next((c for c in self.cameras if c.id == camera_id), None)
+
+    @property
+    def clip_dir(self) -> Path:
+        return self.clip_cache_dir or self.buffer_dir / ".clips"
 
     @property
     def relay_run_dir(self) -> Path:

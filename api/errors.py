@@ -30,3 +30,27 @@ class NotFound(DoorbellError):
     def __init__(self, kind: str, name: str, allowed: list[str] | None = None) -> None:
         self.kind, self.name, self.allowed = kind, name, allowed
         super().__init__(f"unknown {kind} {name!r}")
+
+
+class BadRequest(DoorbellError):
+    """A query parameter is invalid; says which and what is allowed."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        self.parameter = parameter
+        super().__init__(message)
+
+
+class OutsideBuffer(DoorbellError):
+    """The requested time range holds no video; carries what the buffer does hold."""
+
+    def __init__(self, message: str, start_ms: int | None, end_ms: int | None) -> None:
+        self.start_ms, self.end_ms = start_ms, end_ms
+        super().__init__(message)
+
+
+class ClipsBusy(DoorbellError):
+    """No assembly slot and no queue place: try again later."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(f"too many clips being assembled; retry in {retry_after_s}s")

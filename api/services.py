@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
+from api.clips import ClipService
 from api.config import CameraSettings, Settings
 from api.errors import NotFound
 from api.ports import CameraBuffer
+from api.signing import UrlSigner
 from api.supervisor import Supervisor
 
 # A segment newer than this means the camera is publishing (segments come every second).
@@ -29,8 +32,10 @@ class Services:
 
     settings: Settings
     supervisor: Supervisor
-    buffers: dict[str, CameraBuffer]
+    buffers: dict[str, CameraBuffer[Any]]
     relay_enabled: bool
+    signer: UrlSigner
+    clips: ClipService
     publishers: dict[str, Publisher] = field(default_factory=dict)
 
     @property

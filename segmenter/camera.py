@@ -12,10 +12,11 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 from segmenter import sidecar
+from segmenter.clip import ClipFormat, ClipPlan, plan_clip, remux_mp4, write_zip
 from segmenter.config import SegmenterConfig
 from segmenter.errors import FfmpegNotFound
 from segmenter.ffmpeg import segmenter_argv, stop_process
@@ -24,10 +25,16 @@ from segmenter.listing import parse_list_line, seq_of
 from segmenter.model import ListEntry, Segment, SegmenterStats
 from segmenter.mpegts import HEAD_BYTES, starts_with_keyframe
 from segmenter.placement import place
+from segmenter.snapshot import keyframe_jpeg
+from segmenter.threads import stream_from_thread
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], int]
+
+# Chunks of a streamed clip buffered between the remuxing thread and the HTTP response
+# (PyAV writes ~32 KB at a time): the thread waits when the client reads slowly.
+STREAM_QUEUE_CHUNKS = 16
 
 
 def wall_ms() -> int:
@@ -62,6 +69,7 @@ class CameraSegmenter:
         self._first_segment = asyncio.Event()
         # Serialises sidecar appends and rewrites, which run in worker threads.
         self._io_lock = asyncio.Lock()
+        self._snapshot: tuple[Segment, bytes] | None = None
 
     @property
     def camera(self) -> str:
@@ -113,13 +121,67 @@ class CameraSegmenter:
     async def reading(self, start_ms: int, end_ms: int) -> AsyncIterator[list[Segment]]:
         """Segments covering [start_ms, end_ms), pinned against eviction while in the block."""
         segments = self.index.covering(start_ms, end_ms)
+        async with self.pinned(segments):
+            yield segments
+
+    @contextlib.asynccontextmanager
+    async def pinned(self, segments: Sequence[Segment]) -> AsyncIterator[None]:
+        """Keep these segments' files while in the block, even if they are evicted meanwhile."""
         lease = self.index.pin(segments)
         try:
-            yield segments
+            yield
         finally:
             freed = self.index.release(lease)
             if freed:
                 await asyncio.to_thread(_delete, [s.path for s in freed])
+
+    # -- reading: clips, segments, snapshots ---------------------------------------------------
+    def recent(self, count: int | None) -> Sequence[Segment]:
+        """The newest `count` segments (all with None), oldest first."""
+        segments = self.index.segments
+        return segments if count is None else segments[-count:]
+
+    def plan(self, start_ms: int, end_ms: int) -> ClipPlan | None:
+        """The segments that cover [start_ms, end_ms) and the gaps among them (None: none)."""
+        return plan_clip(self.camera, self.index.covering(start_ms, end_ms), self.index.gaps())
+
+    async def assemble(self, plan: ClipPlan, fmt: ClipFormat, out: Path) -> None:
+        """Write the clip to `out` (faststart MP4 or ZIP), its segments pinned meanwhile."""
+        async with self.pinned(plan.segments):
+            if fmt == "zip":
+                name = f"{plan.key}.m3u8"
+                await asyncio.to_thread(write_zip, plan.segments, out, name)
+            else:
+                await asyncio.to_thread(remux_mp4, plan.segments, out, False)
+
+    async def stream_fmp4(self, plan: ClipPlan) -> AsyncIterator[bytes]:
+        """Fragmented MP4 of the plan, chunk by chunk as the remuxer writes it."""
+        async with self.pinned(plan.segments):
+            async for chunk in stream_from_thread(
+                lambda sink: remux_mp4(plan.segments, sink, True), STREAM_QUEUE_CHUNKS
+            ):
+                yield chunk
+
+    async def read_segment(self, seq: int) -> bytes | None:
+        """One segment's bytes (an HLS segment is ~200 KB), or None if it is not held."""
+        segment = self.index.by_seq(seq)
+        if segment is None:
+            return None
+        async with self.pinned([segment]):
+            return await asyncio.to_thread(segment.path.read_bytes)
+
+    async def snapshot(self) -> tuple[Segment, bytes] | None:
+        """A JPEG of the newest segment's first frame (a keyframe); cached per segment."""
+        newest = self.index.newest
+        if newest is None:
+            return None
+        cached = self._snapshot
+        if cached is not None and cached[0] == newest:
+            return cached
+        async with self.pinned([newest]):
+            jpeg = await asyncio.to_thread(keyframe_jpeg, newest.path)
+        self._snapshot = (newest, jpeg)
+        return self._snapshot
 
     def stats(self) -> SegmenterStats:
         index = self.index

@@ -26,3 +26,7 @@ class SessionEnded(SegmenterError):
 
 class IndexOrderError(SegmenterError):
     """A segment was added whose sequence number or start is not after the newest one."""
+
+
+class ClipError(SegmenterError):
+    """A clip could not be assembled from its segments."""

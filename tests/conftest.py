@@ -87,3 +87,22 @@ def cleanup() -> Iterator[list[Callable[[], None]]]:
     yield callbacks
     for callback in reversed(callbacks):
         callback()
+
+
+@pytest.fixture(scope="session")
+def seed_segments(media_dir: Path) -> list[Path]:
+    """130 one-second MPEG-TS segments (640x480, 25 fps, 1-s GOP, ~1.5 Mbit/s), made faster
+    than real time, with continuous timestamps like the segmenter's."""
+    ffmpeg = require_binary("ffmpeg")
+    out = media_dir / "seed"
+    out.mkdir()
+    subprocess.run(
+        [ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x480:rate=25",
+         "-t", "130", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25",
+         "-keyint_min", "25", "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-b:v", "1500k",
+         "-f", "segment", "-segment_time", "1", "-segment_format", "mpegts",
+         str(out / "seq-%09d.ts")],
+        check=True,
+        timeout=300,
+    )  # fmt: skip
+    return sorted(out.glob("seq-*.ts"))

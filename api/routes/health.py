@@ -81,4 +81,19 @@ async def metrics(services: ServicesDep) -> PlainTextResponse:
         f'doorbell_loop_up{{loop="{h.name}"}} {int(h.state != "dead")}'
         for h in services.supervisor.health()
     ]
+    clips = services.clips.stats()
+    lines += [
+        "# HELP doorbell_clip_assemblies_total Clip assemblies (not cache hits or shared waits).",
+        "# TYPE doorbell_clip_assemblies_total counter",
+        f"doorbell_clip_assemblies_total {clips['assemblies']}",
+        "# HELP doorbell_clip_running Clip assemblies running now.",
+        "# TYPE doorbell_clip_running gauge",
+        f"doorbell_clip_running {clips['running']}",
+        "# HELP doorbell_clip_running_peak Most clip assemblies ever running at once.",
+        "# TYPE doorbell_clip_running_peak gauge",
+        f"doorbell_clip_running_peak {clips['peak_running']}",
+        "# HELP doorbell_clip_waiting Clip requests waiting for an assembly slot.",
+        "# TYPE doorbell_clip_waiting gauge",
+        f"doorbell_clip_waiting {clips['waiting']}",
+    ]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -92,7 +93,7 @@ class Server:
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
         if wait_healthy:
-            wait_for(f"server healthy ({self.log_tail()})", self._healthy, 20)
+            wait_for(f"server healthy ({self.log_tail()})", self._healthy, 60)
 
     def _healthy(self) -> bool:
         assert self.proc is not None
@@ -177,3 +178,48 @@ def ffprobe_frames(path: Path, count: int = 3) -> list[dict[str, Any]]:
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def seed_buffer(
+    server: Server, camera: str, files: list[Path], end_ms: int
+) -> list[dict[str, Any]]:
+    """Put `files` in the camera's buffer as if recorded back to back until `end_ms`: the
+    segment files and the sidecar lines the segmenter would have written (its contract)."""
+    directory = server.buffer_dir / camera
+    directory.mkdir(parents=True, exist_ok=True)
+    rows = []
+    start = end_ms - 1000 * len(files)
+    for seq, source in enumerate(files):
+        name = f"seq-{seq:09d}.ts"
+        shutil.copyfile(source, directory / name)
+        rows.append(
+            {"seq": seq, "session": 1, "start_ms": start + seq * 1000,
+             "end_ms": start + (seq + 1) * 1000, "size": source.stat().st_size,
+             "keyframe_start": True, "file": name}
+        )  # fmt: skip
+    (directory / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return rows
+
+
+def probe(path: Path) -> dict[str, Any]:
+    """ffprobe's view of a clip: format duration, the video stream, the first frame."""
+    ffprobe = require_binary("ffprobe")
+    out = subprocess.run(
+        [ffprobe, "-v", "error", "-show_entries",
+         "format=duration,format_name:stream=codec_name,width,height",
+         "-of", "json", str(path)],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    body: dict[str, Any] = json.loads(out.stdout)
+    body["first_frame"] = ffprobe_frames(path, 1)[0]
+    return body
+
+
+def decode_errors(path: Path) -> str:
+    """What ffmpeg says when decoding every frame (empty: clean)."""
+    ffmpeg = require_binary("ffmpeg")
+    out = subprocess.run(
+        [ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    return out.stderr.strip() or ("" if out.returncode == 0 else f"exit {out.returncode}")

@@ -173,12 +173,12 @@ def test_every_v1_route_refuses_missing_or_wrong_token(server: Server) -> None:
 
     spec = httpx.get(f"{server.base}/openapi.json", timeout=5).json()
     routes = [
-        (method, path.replace("{camera_id}", "front"))
+        (method, path.replace("{camera_id}", "front").replace("{seq}", "0"))
         for path, item in spec["paths"].items()
         if path.startswith("/api/v1")
         for method in item
     ]
-    assert len(routes) >= 2
+    assert len(routes) >= 8
     for method, path in routes:
         url = f"{server.base}{path}"
         missing = httpx.request(method, url, timeout=5)
@@ -188,8 +188,10 @@ def test_every_v1_route_refuses_missing_or_wrong_token(server: Server) -> None:
             assert response.status_code == 401, (method, path, response.text)
             assert response.headers["www-authenticate"].startswith("Bearer")
             assert "token" in response.json()["detail"]
+        # With the token the route answers (some need parameters or video: 4xx, never 401).
         ok = server.get(path)
-        assert ok.status_code == 200, (method, path, ok.text)
+        assert ok.status_code not in (401, 403), (method, path, ok.text)
+        assert ok.status_code < 500, (method, path, ok.text)
 
 
 def test_unknown_camera_is_a_404_naming_the_allowed_ids(server: Server) -> None:

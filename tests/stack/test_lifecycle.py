@@ -57,7 +57,7 @@ def test_healthz_turns_unhealthy_when_a_loop_dies(tmp_path: Path) -> None:
                 return None
             return body if body["status"] == "unhealthy" else None
 
-        body = wait_for("healthz unhealthy", unhealthy, 20)
+        body = wait_for("healthz unhealthy", unhealthy, 60)
         import httpx
 
         assert httpx.get(f"{server.base}/healthz", timeout=5).status_code == 503
@@ -75,7 +75,7 @@ def test_a_fatal_loop_ends_the_process_for_the_service_manager(tmp_path: Path) -
     server.start(wait_healthy=False)
     assert server.proc is not None
     try:
-        status = server.proc.wait(20)
+        status = server.proc.wait(60)
     finally:
         server.stop()
     assert status == 1

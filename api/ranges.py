@@ -1,0 +1,102 @@
+"""HTTP byte ranges over files: 200 with Content-Length, 206 for one range, 416 beyond the end.
+
+The file is opened before the response starts, so a cache clean-up that unlinks it meanwhile
+cannot cut the response short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+CHUNK = 256 * 1024
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class RangeNotSatisfiable(Exception):
+    pass
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The inclusive byte span a `Range` header asks for, or None for the whole file.
+
+    Several ranges, or units other than bytes, are answered with the whole file (allowed by
+    RFC 9110). A well-formed range that starts past the end raises RangeNotSatisfiable.
+    """
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if match is None:
+        return None
+    first, last = match.groups()
+    if first == "" and last == "":
+        return None
+    if first == "":  # the last N bytes
+        length = int(last)
+        if length == 0 or size == 0:
+            raise RangeNotSatisfiable
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = size - 1 if last == "" else min(int(last), size - 1)
+    if start >= size or (last != "" and int(last) < start):
+        raise RangeNotSatisfiable
+    return start, end
+
+
+async def _read_span(fd: int, start: int, end: int) -> AsyncIterator[bytes]:
+    try:
+        position = start
+        while position <= end:
+            want = min(CHUNK, end - position + 1)
+            chunk = await asyncio.to_thread(os.pread, fd, want, position)
+            if not chunk:
+                break
+            position += len(chunk)
+            yield chunk
+    finally:
+        os.close(fd)
+
+
+async def file_response(
+    request: Request, path: Path, media_type: str, headers: dict[str, str], etag: str
+) -> Response:
+    """Serve `path` honouring `Range` (and `If-Range` against `etag`)."""
+    fd = await asyncio.to_thread(os.open, path, os.O_RDONLY)
+    size = os.fstat(fd).st_size
+    base = {**headers, "Accept-Ranges": "bytes", "ETag": etag}
+    header = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if if_range is not None and if_range != etag:
+        header = None
+    try:
+        span = parse_range(header, size)
+    except RangeNotSatisfiable:
+        os.close(fd)
+        return JSONResponse(
+            {"detail": f"range {header!r} is outside the {size} bytes of this file"},
+            status_code=416,
+            headers={**base, "Content-Range": f"bytes */{size}"},
+        )
+    if span is None:
+        return StreamingResponse(
+            _read_span(fd, 0, size - 1),
+            media_type=media_type,
+            headers={**base, "Content-Length": str(size)},
+        )
+    start, end = span
+    return StreamingResponse(
+        _read_span(fd, start, end),
+        status_code=206,
+        media_type=media_type,
+        headers={
+            **base,
+            "Content-Length": str(end - start + 1),
+            "Content-Range": f"bytes {start}-{end}/{size}",
+        },
+    )

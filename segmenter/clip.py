@@ -1,0 +1,160 @@
+"""Clip assembly from buffer segments, without re-encoding: MP4 (faststart or fragmented)
+by remuxing in-process with PyAV, and ZIP of the raw segments with an HLS playlist.
+
+Blocking (file and CPU work): callers run these in worker threads.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import IO, Literal
+
+import av
+import av.error
+
+from segmenter.errors import ClipError
+from segmenter.model import Gap, Segment
+
+logger = logging.getLogger(__name__)
+
+ClipFormat = Literal["mp4", "fmp4", "zip"]
+FORMATS: tuple[ClipFormat, ...] = ("mp4", "fmp4", "zip")
+
+# A jump in decode time larger than this (or going back) is a publisher discontinuity: the
+# clip's timeline continues one frame later instead of freezing or failing to mux.
+MAX_DTS_JUMP_S = 2.0
+DEFAULT_FRAME_S = Fraction(1, 25)
+
+
+@dataclass(frozen=True, slots=True)
+class ClipPlan:
+    """Which segments make a clip of [start_ms, end_ms), and what they really cover."""
+
+    camera: str
+    segments: tuple[Segment, ...]
+    gaps: tuple[Gap, ...]
+
+    @property
+    def start_ms(self) -> int:
+        return self.segments[0].start_ms
+
+    @property
+    def end_ms(self) -> int:
+        return self.segments[-1].end_ms
+
+    @property
+    def key(self) -> str:
+        """Identifies the clip's content: same segments, same bytes."""
+        return f"{self.camera}-{self.segments[0].seq}-{self.segments[-1].seq}"
+
+
+def plan_clip(camera: str, covering: Sequence[Segment], gaps: Sequence[Gap]) -> ClipPlan | None:
+    """A plan over the segments that cover a range (None if none do), with the gaps inside."""
+    if not covering:
+        return None
+    first, last = covering[0].start_ms, covering[-1].end_ms
+    inside = tuple(g for g in gaps if g.start_ms >= first and g.end_ms <= last)
+    return ClipPlan(camera, tuple(covering), inside)
+
+
+def _concat_url(segments: Sequence[Segment]) -> str:
+    # ffmpeg's concat protocol reads the files back to back in C; segment paths are ours
+    # (seq-NNNNNNNNN.ts under an allow-listed camera folder), never user input.
+    return "concat:" + "|".join(str(s.path) for s in segments)
+
+
+def remux_mp4(
+    segments: Sequence[Segment], out: str | Path | IO[bytes] | io.RawIOBase, fragmented: bool
+) -> int:
+    """Remux the segments' H.264 into MP4 at `out`; timestamps start at 0. Returns frames.
+
+    `fragmented=False` writes a faststart file (moov first; `out` must be seekable);
+    `fragmented=True` writes fragmented MP4 that can be sent while it is made.
+    """
+    options = (
+        {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+        if fragmented
+        else {"movflags": "+faststart"}
+    )
+    try:
+        with av.open(_concat_url(segments), format="mpegts") as src:
+            if not src.streams.video:
+                raise ClipError("the segments hold no video stream")
+            vin = src.streams.video[0]
+            with av.open(out, "w", format="mp4", options=options) as dst:
+                vout = dst.add_stream_from_template(vin)
+                return _copy_packets(src.demux(vin), vin.time_base, vout, dst)
+    except av.error.FFmpegError as exc:
+        raise ClipError(f"remux failed: {exc}") from exc
+
+
+def _copy_packets(
+    packets: object,
+    time_base: Fraction | None,
+    vout: av.VideoStream,
+    dst: av.container.OutputContainer,
+) -> int:
+    tb = time_base or Fraction(1, 90_000)
+    max_jump = int(MAX_DTS_JUMP_S / tb)
+    offset: int | None = None
+    last_dts: int | None = None
+    step = int(DEFAULT_FRAME_S / tb)
+    frames = 0
+    for packet in packets:  # type: ignore[attr-defined]
+        if packet.dts is None or packet.pts is None:
+            continue  # the demuxer's flush packet
+        dts = packet.dts
+        if offset is None:
+            offset = dts
+        elif last_dts is not None:
+            candidate = dts - offset
+            if candidate <= last_dts or candidate > last_dts + max_jump:
+                # A new publisher session restarts its clock: splice it on one frame later.
+                offset = dts - (last_dts + step)
+            else:
+                step = max(candidate - last_dts, 1)
+        packet.dts = dts - offset
+        packet.pts = packet.pts - offset
+        last_dts = packet.dts
+        packet.stream = vout
+        dst.mux(packet)
+        frames += 1
+    if frames == 0:
+        raise ClipError("the segments hold no video packets")
+    return frames
+
+
+def playlist(segments: Sequence[Segment], uri: str = "{name}") -> str:
+    """A VOD HLS playlist of these segments (used inside ZIP clips)."""
+    target = max(math.ceil(s.duration_ms / 1000) for s in segments)
+    lines = [
+        "#EXTM3U",
+        "#EXT-X-VERSION:3",
+        f"#EXT-X-TARGETDURATION:{target}",
+        f"#EXT-X-MEDIA-SEQUENCE:{segments[0].seq}",
+        "#EXT-X-PLAYLIST-TYPE:VOD",
+    ]
+    previous: Segment | None = None
+    for segment in segments:
+        if previous is not None and segment.session != previous.session:
+            lines.append("#EXT-X-DISCONTINUITY")
+        lines.append(f"#EXTINF:{segment.duration_ms / 1000:.3f},")
+        lines.append(uri.format(name=segment.path.name, seq=segment.seq))
+        previous = segment
+    lines.append("#EXT-X-ENDLIST")
+    return "\n".join(lines) + "\n"
+
+
+def write_zip(segments: Sequence[Segment], out: Path, playlist_name: str) -> None:
+    """The raw segments and a playlist of them, stored (no compression: video is compressed)."""
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr(playlist_name, playlist(segments))
+        for segment in segments:
+            archive.write(segment.path, arcname=segment.path.name)
