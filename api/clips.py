@@ -20,6 +20,10 @@ from api.ports import CameraBuffer, ClipFormat, ClipPlanView
 
 logger = logging.getLogger(__name__)
 
+# A clip just handed to a response is kept this long whatever the TTL or byte cap: the
+# response opens it a moment later (an open file survives pruning; an unopened one not).
+FRESH_S = 5.0
+
 
 @dataclass(frozen=True, slots=True)
 class CachedClip:
@@ -142,6 +146,8 @@ class ClipService:
         for key, clip in entries:
             if now - clip.created <= self._ttl_s and total <= self._max_bytes:
                 break
+            if now - clip.created < FRESH_S:
+                break  # this one and every newer one may still be about to be opened
             total -= clip.size
             del self._cache[key]
             clip.path.unlink(missing_ok=True)

@@ -100,7 +100,18 @@ async def test_a_waiter_going_away_does_not_cancel_the_shared_assembly(tmp_path:
     await service.aclose()
 
 
-async def test_cache_is_pruned_by_bytes(tmp_path: Path) -> None:
+async def test_cache_is_pruned_by_bytes_but_never_before_a_response_opens_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ClipService(tmp_path / "cache", concurrency=1, queue=0, ttl_s=0, max_bytes=25)
+    await service.start()
+    buffer = GatedBuffer()
+    buffer.gate.set()
+    fresh = await service.file(buffer, Plan("f"), "mp4")  # type: ignore[arg-type]
+    await service.file(buffer, Plan("g"), "mp4")  # type: ignore[arg-type]
+    assert fresh.path.exists(), "a TTL of 0 must not delete a clip before it is sent"
+    await service.aclose()
+    monkeypatch.setattr("api.clips.FRESH_S", 0.0)
     service = ClipService(tmp_path / "cache", concurrency=1, queue=0, ttl_s=60, max_bytes=25)
     await service.start()
     buffer = GatedBuffer()
