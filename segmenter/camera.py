@@ -138,8 +138,7 @@ class CameraSegmenter:
     # -- reading: clips, segments, snapshots ---------------------------------------------------
     def recent(self, count: int | None) -> Sequence[Segment]:
         """The newest `count` segments (all with None), oldest first."""
-        segments = self.index.segments
-        return segments if count is None else segments[-count:]
+        return self.index.segments if count is None else self.index.tail(count)
 
     def plan(self, start_ms: int, end_ms: int) -> ClipPlan | None:
         """The segments that cover [start_ms, end_ms) and the gaps among them (None: none)."""

@@ -48,6 +48,7 @@ class SegmentIndex:
         self._segments: list[Segment] = []
         self._starts: list[int] = []
         self._bytes = 0
+        self._ms = 0
         self._pins: Counter[int] = Counter()
         self._doomed: dict[int, Segment] = {}
 
@@ -65,7 +66,12 @@ class SegmentIndex:
 
     @property
     def total_ms(self) -> int:
-        return sum(s.duration_ms for s in self._segments)
+        """Milliseconds of video held (gaps excluded)."""
+        return self._ms
+
+    def tail(self, count: int) -> Sequence[Segment]:
+        """The newest `count` segments, oldest first."""
+        return tuple(self._segments[-count:]) if count > 0 else ()
 
     @property
     def oldest(self) -> Segment | None:
@@ -129,6 +135,7 @@ class SegmentIndex:
         self._segments.append(segment)
         self._starts.append(segment.start_ms)
         self._bytes += segment.size
+        self._ms += segment.duration_ms
 
     def evict(self, now_ms: int) -> list[Segment]:
         """Drop expired and over-cap segments; return those whose files may be deleted now."""
@@ -149,6 +156,7 @@ class SegmentIndex:
             self._starts[n:],
         )
         self._bytes = total
+        self._ms -= sum(s.duration_ms for s in gone)
         deletable = []
         for segment in gone:
             if self._pins[segment.seq]:

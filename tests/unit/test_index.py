@@ -53,6 +53,8 @@ def test_evicts_exactly_by_age() -> None:
     assert index.oldest is not None
     assert index.oldest.start_ms == now - 10_000
     assert index.total_ms == 10_000
+    assert [s.seq for s in index.tail(2)] == [18, 19]
+    assert index.tail(0) == ()
     assert index.evict(now) == []
     assert index.next_expiry_ms() == now + 1
     assert [s.seq for s in index.evict(now + 1)] == [10]
