@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from api.errors import ClipsBusy
-from api.ports import CameraBuffer, ClipFormat, ClipPlanView
+from api.ports import CameraBuffer, ClipFormat, ClipPlanView, LayoutView
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +28,13 @@ FRESH_S = 5.0
 @dataclass(frozen=True, slots=True)
 class CachedClip:
     path: Path
-    size: int
+    layout: LayoutView
     etag: str
     created: float
+
+    @property
+    def size(self) -> int:
+        return self.layout.size
 
 
 class ClipService:
@@ -126,13 +130,12 @@ class ClipService:
             part = self._dir / f"{key}.part"
             final = self._dir / key
             try:
-                await buffer.assemble(plan, fmt, part)
+                layout = await buffer.assemble(plan, fmt, part)
                 await asyncio.to_thread(part.replace, final)
             finally:
                 await asyncio.to_thread(part.unlink, True)
-            size = (await asyncio.to_thread(final.stat)).st_size
-        digest = hashlib.sha256(f"{key}:{size}".encode()).hexdigest()[:16]
-        clip = CachedClip(final, size, f'"{digest}"', time.monotonic())
+        digest = hashlib.sha256(f"{key}:{layout.size}".encode()).hexdigest()[:16]
+        clip = CachedClip(final, layout, f'"{digest}"', time.monotonic())
         self._cache[key] = clip
         self._prune()
         return clip

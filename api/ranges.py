@@ -1,4 +1,5 @@
-"""HTTP byte ranges over files: 200 with Content-Length, 206 for one range, 416 beyond the end.
+"""HTTP byte ranges over assembled clips: 200 with Content-Length, 206 for one range, 416
+beyond the end. A clip is a layout of pieces: of its file, or in memory (a patched moov).
 
 The file is opened before the response starts, so a cache clean-up that unlinks it meanwhile
 cannot cut the response short.
@@ -9,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-CHUNK = 256 * 1024
+from api.ports import LayoutView, PieceView
+
+# Large reads: each is one hop to a worker thread (a 900-s clip is ~170 MB).
+CHUNK = 1024 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -49,26 +53,46 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-async def _read_span(fd: int, start: int, end: int) -> AsyncIterator[bytes]:
+async def _read_span(
+    fd: int, pieces: Sequence[PieceView], start: int, end: int
+) -> AsyncIterator[bytes]:
+    """Bytes start..end (inclusive) of the layout: pieces in memory are sliced, pieces of the
+    file are read in CHUNK-sized reads in a worker thread."""
     try:
-        position = start
-        while position <= end:
-            want = min(CHUNK, end - position + 1)
-            chunk = await asyncio.to_thread(os.pread, fd, want, position)
-            if not chunk:
-                break
-            position += len(chunk)
-            yield chunk
+        at = 0  # where the current piece starts in the layout
+        for piece in pieces:
+            lo, hi = max(start, at), min(end, at + piece.length - 1)
+            if lo <= hi:
+                if piece.data is not None:
+                    yield piece.data[lo - at : hi - at + 1]
+                else:
+                    position = piece.offset + lo - at
+                    stop = piece.offset + hi - at
+                    while position <= stop:
+                        want = min(CHUNK, stop - position + 1)
+                        chunk = await asyncio.to_thread(os.pread, fd, want, position)
+                        if not chunk:
+                            return
+                        position += len(chunk)
+                        yield chunk
+            at += piece.length
+            if at > end:
+                return
     finally:
         os.close(fd)
 
 
 async def file_response(
-    request: Request, path: Path, media_type: str, headers: dict[str, str], etag: str
+    request: Request,
+    path: Path,
+    layout: LayoutView,
+    media_type: str,
+    headers: dict[str, str],
+    etag: str,
 ) -> Response:
-    """Serve `path` honouring `Range` (and `If-Range` against `etag`)."""
+    """Serve `layout` (pieces of `path` and of memory) honouring `Range` and `If-Range`."""
     fd = await asyncio.to_thread(os.open, path, os.O_RDONLY)
-    size = os.fstat(fd).st_size
+    size = layout.size
     base = {**headers, "Accept-Ranges": "bytes", "ETag": etag}
     header = request.headers.get("range")
     if_range = request.headers.get("if-range")
@@ -85,13 +109,13 @@ async def file_response(
         )
     if span is None:
         return StreamingResponse(
-            _read_span(fd, 0, size - 1),
+            _read_span(fd, layout.pieces, 0, size - 1),
             media_type=media_type,
             headers={**base, "Content-Length": str(size)},
         )
     start, end = span
     return StreamingResponse(
-        _read_span(fd, start, end),
+        _read_span(fd, layout.pieces, start, end),
         status_code=206,
         media_type=media_type,
         headers={

@@ -19,6 +19,7 @@ from segmenter import sidecar
 from segmenter.clip import ClipFormat, ClipPlan, plan_clip, remux_mp4, write_zip
 from segmenter.config import SegmenterConfig
 from segmenter.errors import FfmpegNotFound
+from segmenter.faststart import Layout, faststart_layout
 from segmenter.ffmpeg import segmenter_argv, stop_process
 from segmenter.index import SegmentIndex
 from segmenter.listing import parse_list_line, seq_of
@@ -32,9 +33,9 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], int]
 
-# Chunks of a streamed clip buffered between the remuxing thread and the HTTP response
-# (PyAV writes ~32 KB at a time): the thread waits when the client reads slowly.
-STREAM_QUEUE_CHUNKS = 16
+# Chunks (~256 KB each) of a streamed clip buffered between the remuxing thread and the
+# HTTP response: the thread waits when the client reads slowly.
+STREAM_QUEUE_CHUNKS = 8
 
 
 def wall_ms() -> int:
@@ -144,14 +145,11 @@ class CameraSegmenter:
         """The segments that cover [start_ms, end_ms) and the gaps among them (None: none)."""
         return plan_clip(self.camera, self.index.covering(start_ms, end_ms), self.index.gaps())
 
-    async def assemble(self, plan: ClipPlan, fmt: ClipFormat, out: Path) -> None:
-        """Write the clip to `out` (faststart MP4 or ZIP), its segments pinned meanwhile."""
+    async def assemble(self, plan: ClipPlan, fmt: ClipFormat, out: Path) -> Layout:
+        """Write the clip to `out` (MP4 or ZIP), its segments pinned meanwhile; returns how to
+        send it (an MP4 is sent moov first: faststart without rewriting the file)."""
         async with self.pinned(plan.segments):
-            if fmt == "zip":
-                name = f"{plan.key}.m3u8"
-                await asyncio.to_thread(write_zip, plan.segments, out, name)
-            else:
-                await asyncio.to_thread(remux_mp4, plan.segments, out, False)
+            return await asyncio.to_thread(_assemble, plan, fmt, out)
 
     async def stream_fmp4(self, plan: ClipPlan) -> AsyncIterator[bytes]:
         """Fragmented MP4 of the plan, chunk by chunk as the remuxer writes it."""
@@ -371,6 +369,14 @@ class CameraSegmenter:
             timeout = None if deadline is None else max(deadline - self._clock(), 0) / 1000 + 0.001
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._index_changed.wait(), timeout)
+
+
+def _assemble(plan: ClipPlan, fmt: ClipFormat, out: Path) -> Layout:
+    if fmt == "zip":
+        write_zip(plan.segments, out, f"{plan.key}.m3u8")
+        return Layout.whole(out.stat().st_size)
+    remux_mp4(plan.segments, out, fragmented=False)
+    return faststart_layout(out)
 
 
 def _inspect(path: Path) -> tuple[int, bool] | None:

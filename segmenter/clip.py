@@ -31,6 +31,7 @@ FORMATS: tuple[ClipFormat, ...] = ("mp4", "fmp4", "zip")
 # clip's timeline continues one frame later instead of freezing or failing to mux.
 MAX_DTS_JUMP_S = 2.0
 DEFAULT_FRAME_S = Fraction(1, 25)
+PROBE_OPTIONS = {"probesize": "32768", "analyzeduration": "0"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +76,15 @@ def remux_mp4(
 ) -> int:
     """Remux the segments' H.264 into MP4 at `out`; timestamps start at 0. Returns frames.
 
-    `fragmented=False` writes a faststart file (moov first; `out` must be seekable);
+    `fragmented=False` writes a plain MP4 with the moov last (`out` must be seekable); serve it
+    moov-first through `faststart.faststart_layout` instead of rewriting it.
     `fragmented=True` writes fragmented MP4 that can be sent while it is made.
     """
-    options = (
-        {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
-        if fragmented
-        else {"movflags": "+faststart"}
-    )
+    options = {"movflags": "frag_keyframe+empty_moov+default_base_moof"} if fragmented else {}
     try:
-        with av.open(_concat_url(segments), format="mpegts") as src:
+        # The segments are ours: H.264 in MPEG-TS, SPS/PPS before each keyframe. A tiny probe
+        # finds the stream at once (the default reads 5 MB: ~4 ms of a 30-s clip's ~35).
+        with av.open(_concat_url(segments), format="mpegts", options=PROBE_OPTIONS) as src:
             if not src.streams.video:
                 raise ClipError("the segments hold no video stream")
             vin = src.streams.video[0]
@@ -101,30 +101,37 @@ def _copy_packets(
     vout: av.VideoStream,
     dst: av.container.OutputContainer,
 ) -> int:
+    """Copy every packet to `vout` with timestamps rebased to 0 (the hot loop: ~22,500
+    packets for a 900-s clip, so each attribute is read once and `mux_one` skips `mux`'s
+    list handling)."""
     tb = time_base or Fraction(1, 90_000)
     max_jump = int(MAX_DTS_JUMP_S / tb)
-    offset: int | None = None
-    last_dts: int | None = None
     step = int(DEFAULT_FRAME_S / tb)
+    mux = dst.mux_one
+    offset: int | None = None
+    last = 0
     frames = 0
     for packet in packets:  # type: ignore[attr-defined]
-        if packet.dts is None or packet.pts is None:
-            continue  # the demuxer's flush packet
         dts = packet.dts
+        pts = packet.pts
+        if dts is None or pts is None:
+            continue  # the demuxer's flush packet
         if offset is None:
             offset = dts
-        elif last_dts is not None:
-            candidate = dts - offset
-            if candidate <= last_dts or candidate > last_dts + max_jump:
+            new = 0
+        else:
+            new = dts - offset
+            if new <= last or new > last + max_jump:
                 # A new publisher session restarts its clock: splice it on one frame later.
-                offset = dts - (last_dts + step)
+                offset = dts - (last + step)
+                new = last + step
             else:
-                step = max(candidate - last_dts, 1)
-        packet.dts = dts - offset
-        packet.pts = packet.pts - offset
-        last_dts = packet.dts
+                step = new - last
+        packet.dts = new
+        packet.pts = pts - offset
         packet.stream = vout
-        dst.mux(packet)
+        mux(packet)
+        last = new
         frames += 1
     if frames == 0:
         raise ClipError("the segments hold no video packets")

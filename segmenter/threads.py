@@ -10,13 +10,25 @@ from typing import Any
 
 
 class _QueueSink(io.RawIOBase):
-    """A write-only file whose writes land in an asyncio queue; blocks while it is full."""
+    """A write-only file whose writes land in an asyncio queue; blocks while it is full.
+
+    Writes are gathered into chunks of at least `chunk_bytes` before they cross to the event
+    loop (PyAV writes 32 KB at a time: one hop each would cost more than the remux), except
+    the first write, sent at once so the first byte leaves early.
+    """
 
     def __init__(
-        self, queue: asyncio.Queue[Any], loop: asyncio.AbstractEventLoop, stop: threading.Event
+        self,
+        queue: asyncio.Queue[Any],
+        loop: asyncio.AbstractEventLoop,
+        stop: threading.Event,
+        chunk_bytes: int,
     ) -> None:
         super().__init__()
         self._queue, self._loop, self._stop = queue, loop, stop
+        self._chunk_bytes = chunk_bytes
+        self._pending = bytearray()
+        self._sent_any = False
 
     def writable(self) -> bool:
         return True
@@ -24,22 +36,31 @@ class _QueueSink(io.RawIOBase):
     def write(self, data: Any) -> int:
         if self._stop.is_set():
             raise BrokenPipeError("the consumer went away")
-        chunk = bytes(data)
-        asyncio.run_coroutine_threadsafe(self._queue.put(chunk), self._loop).result()
-        return len(chunk)
+        self._pending += data
+        size = len(data)
+        if not self._sent_any or len(self._pending) >= self._chunk_bytes:
+            self.flush()
+        return size
+
+    def flush(self) -> None:
+        if self._pending and not self._stop.is_set():
+            chunk, self._pending = bytes(self._pending), bytearray()
+            self._sent_any = True
+            asyncio.run_coroutine_threadsafe(self._queue.put(chunk), self._loop).result()
 
 
 _END = object()
 
 
 async def stream_from_thread(
-    produce: Callable[[io.RawIOBase], object], max_chunks: int
+    produce: Callable[[io.RawIOBase], object], max_chunks: int, chunk_bytes: int = 256 * 1024
 ) -> AsyncIterator[bytes]:
     """Run `produce(sink)` in a worker thread and yield what it writes to `sink`.
 
-    The queue holds at most `max_chunks`; the producer blocks beyond that. If the consumer
-    stops early (client gone), the producer's next write raises BrokenPipeError and the
-    thread is joined before this generator finishes. A producer error is re-raised here.
+    The queue holds at most `max_chunks` of about `chunk_bytes`; the producer blocks beyond.
+    If the consumer stops early (client gone), the producer's next write raises
+    BrokenPipeError and the thread is joined before this generator finishes. A producer
+    error is re-raised here.
     """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue(max_chunks)
@@ -48,7 +69,9 @@ async def stream_from_thread(
     def work() -> None:
         outcome: object = _END
         try:
-            produce(_QueueSink(queue, loop, stop))
+            sink = _QueueSink(queue, loop, stop, chunk_bytes)
+            produce(sink)
+            sink.flush()
         except BaseException as exc:  # handed to the consumer, never lost in the thread
             outcome = exc
         if not stop.is_set():

@@ -94,7 +94,9 @@ async def clip(
             services.clips.stream(buffer, plan), media_type=MEDIA_TYPES[fmt], headers=headers
         )
     made = await services.clips.file(buffer, plan, fmt)
-    return await file_response(request, made.path, MEDIA_TYPES[fmt], headers, made.etag)
+    return await file_response(
+        request, made.path, made.layout, MEDIA_TYPES[fmt], headers, made.etag
+    )
 
 
 def _playlist(services: Services, camera_id: str, count: int | None) -> Response:

@@ -12,6 +12,7 @@ import pytest
 from api.clips import ClipService
 from api.errors import ClipsBusy
 from api.ports import ClipFormat
+from segmenter.faststart import Layout
 
 pytestmark = pytest.mark.anyio
 
@@ -31,10 +32,11 @@ class GatedBuffer:
     gate: asyncio.Event = field(default_factory=asyncio.Event)
     assembled: list[str] = field(default_factory=list)
 
-    async def assemble(self, plan: Plan, fmt: ClipFormat, out: Path) -> None:
+    async def assemble(self, plan: Plan, fmt: ClipFormat, out: Path) -> Layout:
         await self.gate.wait()
         self.assembled.append(plan.key)
         out.write_bytes(plan.key.encode() * 10)  # noqa: ASYNC240 (tiny, in a test fake)
+        return Layout.whole(10 * len(plan.key))
 
     async def stream_fmp4(self, plan: Plan) -> AsyncIterator[bytes]:
         await self.gate.wait()
