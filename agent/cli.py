@@ -1,12 +1,68 @@
-"""`doorbell-agent`: the doorbell's command line. For now: `simulate`, the test camera."""
+"""`doorbell-agent`: the doorbell's command line: run, status, ring, and simulate (the demo's
+stand-alone test camera)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from pydantic import ValidationError
+
+from agent.config import AgentSettings, load_agent_settings
 from agent.simcam import Simcam, SimcamOptions
+
+EXIT_NOT_RUNNING = 1
+EXIT_CONFIG = 2
+
+
+def _settings_or_exit(config: Path | None) -> AgentSettings:
+    if config is not None and not config.is_file():
+        print(f"doorbell-agent: config file {config} does not exist", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG)
+    try:
+        return load_agent_settings(config)
+    except ValidationError as exc:
+        print(
+            f"doorbell-agent: invalid configuration ({exc.error_count()} error(s)):",
+            file=sys.stderr,
+        )
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "settings"
+            print(f"  {where}: {error['msg']}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    from agent.app import run_agent
+
+    return run_agent(_settings_or_exit(args.config))
+
+
+def _status(args: argparse.Namespace) -> int:
+    """Print the running agent's status file; exit 1 if the agent is not running."""
+    from agent.status import is_fresh, read_status
+    from agent.uplink import wall_ms
+
+    settings = _settings_or_exit(args.config)
+    status = read_status(settings.status_path)
+    if status is None:
+        print(f"doorbell-agent: no status at {settings.status_path}", file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    running = status.get("agent") == "running" and is_fresh(status, wall_ms())
+    status["fresh"] = running
+    print(json.dumps(status, indent=2, sort_keys=True))
+    return 0 if running else EXIT_NOT_RUNNING
+
+
+def _ring(args: argparse.Namespace) -> int:
+    from agent.button import ring_from_cli
+
+    print(ring_from_cli(_settings_or_exit(args.config)))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -15,6 +71,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    config_help = "TOML settings file (env DOORBELL_AGENT_* overrides)"
+    run = sub.add_parser("run", help="run the doorbell: stream, motion, button, events")
+    run.add_argument("--config", type=Path, help=config_help)
+    run.set_defaults(func=_run)
+    status = sub.add_parser("status", help="print the running agent's status (JSON)")
+    status.add_argument("--config", type=Path, help=config_help)
+    status.set_defaults(func=_status)
+    ring = sub.add_parser("ring", help="ring the doorbell (as a button press would)")
+    ring.add_argument("--config", type=Path, help=config_help)
+    ring.set_defaults(func=_ring)
     sim = sub.add_parser("simulate", help="publish a synthetic camera over RTMP")
     sim.add_argument("--url", required=True, help="rtmp://HOST:1935/live/CAMERA?key=STREAM_KEY")
     sim.add_argument("--width", type=int, default=640)
@@ -23,10 +89,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim.add_argument("--bitrate", type=int, default=1500, help="kbit/s")
     sim.add_argument("--pattern", default="ball", choices=["ball", "smpte", "black", "snow"])
     sim.add_argument("--seconds", type=float, default=0, help="stop after N s (0: never)")
+    sim.set_defaults(func=_simulate)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    code: int = args.func(args)
+    return code
+
+
+def _simulate(args: argparse.Namespace) -> int:
     options = SimcamOptions(
         url=args.url,
         width=args.width,

@@ -1,0 +1,89 @@
+"""Agent settings: TOML and env, bounds, allow-lists, clear errors naming the field (exit 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from agent.cli import main
+from agent.config import load_agent_settings
+
+GOOD = """
+camera = "front"
+relay_url = "rtmp://server.lan:1935/live"
+stream_key = "front-stream-key-0123456789"
+api_url = "https://server.lan:8000/"
+device_token = "device-token-0123456789"
+source = "test"
+width = 640
+height = 480
+[motion]
+min_area = 0.02
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "agent.toml"
+    path.write_text(text)
+    return path
+
+
+def test_loads_toml_env_overrides_and_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOORBELL_AGENT_FPS", "15")
+    monkeypatch.setenv("DOORBELL_AGENT_MOTION__COOLDOWN_MS", "500")
+    s = load_agent_settings(write(tmp_path, GOOD))
+    assert (s.fps, s.width, s.height, s.source) == (15, 640, 480, "test")
+    assert (s.motion.min_area, s.motion.cooldown_ms) == (0.02, 500)
+    assert (s.motion_width, s.motion_height, s.motion_fps) == (160, 120, 5)
+    assert s.stall_seconds == 5
+    assert s.button_pin is None
+    assert s.api_url == "https://server.lan:8000"
+    assert s.publish_url == "rtmp://server.lan:1935/live/front?key=front-stream-key-0123456789"
+    assert s.outbox_path.name == "outbox.sqlite3"
+    assert "front-stream-key" not in repr(s)  # secrets stay hidden
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (('camera = "front"', 'camera = "../etc"'), "camera"),
+        (('"rtmp://server.lan:1935/live"', '"http://server.lan/live"'), "relay_url"),
+        (('"front-stream-key-0123456789"', '"key\\" ! fakesink"'), "stream_key"),
+        (('"front-stream-key-0123456789"', '"a&b=c"'), "stream_key"),
+        (('"https://server.lan:8000/"', '"ftp://server"'), "api_url"),
+        (('source = "test"', 'source = "webcam"'), "source"),
+        (("width = 640", "width = 100000"), "width"),
+        (("min_area = 0.02", "min_area = 2"), "motion.min_area"),
+        (("width = 640", "widht = 640"), "widht"),
+        (("width = 640", 'device = "/etc/passwd"'), "device"),
+        (("width = 640", "button_pin = 99"), "button_pin"),
+    ],
+)
+def test_invalid_settings_name_the_field(
+    tmp_path: Path, change: tuple[str, str], field: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        load_agent_settings(write(tmp_path, GOOD.replace(*change)))
+    assert field in {".".join(str(p) for p in e["loc"]) for e in info.value.errors()}
+
+
+def test_cli_reports_invalid_config_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, GOOD.replace("fps", "x").replace("width = 640", "width = 1"))
+    with pytest.raises(SystemExit) as info:
+        main(["status", "--config", str(path)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "width:" in err
+    assert "greater than or equal to 160" in err
+
+
+def test_cli_missing_config_file_exits_2(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--config", str(tmp_path / "nope.toml")])
+    assert info.value.code == 2

@@ -1,0 +1,139 @@
+"""The button: a gpiozero mock-pin press becomes a `ring` at a real HTTP receiver at once,
+never behind motion; `doorbell-agent ring` queues a ring in the outbox file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from gpiozero import Device  # type: ignore[import-untyped]
+from gpiozero.pins.mock import MockFactory  # type: ignore[import-untyped]
+
+from agent.button import DoorButton, ring_event, ring_from_cli
+from agent.config import AgentSettings
+from agent.outbox import AsyncOutbox, Outbox
+from agent.uplink import Uplink
+
+PIN = 17
+
+
+class Receiver:
+    """Records (arrival time, JSON body) of each POST; answers 200 with the server time."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[tuple[float, dict[str, Any]]] = []
+        self.arrived = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                receiver.arrivals.append((time.monotonic(), body))
+                receiver.arrived.set()
+                reply = json.dumps({"server_time_ms": time.time_ns() // 1_000_000}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver = Receiver()
+    receiver.thread.start()
+    yield receiver
+    receiver.server.shutdown()
+    receiver.server.server_close()
+
+
+@pytest.fixture
+def mock_pins() -> Iterator[MockFactory]:
+    factory = MockFactory()
+    previous, Device.pin_factory = Device.pin_factory, factory
+    yield factory
+    factory.reset()
+    Device.pin_factory = previous
+
+
+@pytest.mark.anyio
+async def test_a_mock_pin_press_delivers_a_ring_within_100ms(
+    tmp_path: Path, receiver: Receiver, mock_pins: MockFactory
+) -> None:
+    loop = asyncio.get_running_loop()
+    outbox = await AsyncOutbox.open(tmp_path / "outbox.sqlite3", 100)
+    presses: asyncio.Queue[int] = asyncio.Queue(8)
+    async with httpx.AsyncClient() as client:
+        uplink = Uplink(outbox, receiver.url, "token", client)
+        uplink.start()
+
+        async def rings() -> None:  # as AgentApp wires it
+            while True:
+                await uplink.submit(ring_event("front", await presses.get()))
+
+        consumer = asyncio.create_task(rings())
+        button = DoorButton(PIN, 0, presses.put_nowait, loop.call_soon_threadsafe)
+        try:
+            # A warm-up press opens the HTTP connection, as a running agent's would be.
+            button.pin.drive_low()
+            await asyncio.to_thread(receiver.arrived.wait, 5)
+            button.pin.drive_high()
+            receiver.arrived.clear()
+            pressed = time.monotonic()
+            pressed_ms = time.time_ns() // 1_000_000
+            button.pin.drive_low()
+            assert await asyncio.to_thread(receiver.arrived.wait, 5)
+            arrived, body = receiver.arrivals[-1]
+            latency_ms = (arrived - pressed) * 1000
+            print(f"press -> ring at the receiver: {latency_ms:.1f} ms")
+            assert body["kind"] == "ring"
+            assert body["camera"] == "front"
+            assert abs(body["at_ms"] - pressed_ms) < 50
+            assert latency_ms < 100
+            assert [b["kind"] for _, b in receiver.arrivals] == ["ring", "ring"]
+        finally:
+            button.close()
+            consumer.cancel()
+            await uplink.aclose()
+            await outbox.aclose()
+
+
+def test_ring_command_queues_a_ring_in_the_outbox_without_a_running_agent(
+    tmp_path: Path,
+) -> None:
+    settings = AgentSettings(
+        camera="front",
+        relay_url="rtmp://127.0.0.1:1935/live",
+        stream_key="k",
+        api_url="http://127.0.0.1:9",
+        device_token="t",
+        outbox_path=tmp_path / "state" / "outbox.sqlite3",
+        status_path=tmp_path / "state" / "status.json",
+    )
+    message = ring_from_cli(settings)
+    assert "no running agent" in message
+    outbox = Outbox(settings.outbox_path, 10)
+    try:
+        (pending,) = outbox.peek(10)
+    finally:
+        outbox.close()
+    assert pending.event.kind == "ring"
+    assert pending.event.id in message
+    assert abs(pending.event.at_ms - time.time_ns() // 1_000_000) < 5000

@@ -1,0 +1,154 @@
+"""The pipeline description per profile: elements, properties, the 1-s GOP, and that
+GStreamer parses it (the test profile here always; the Pi profiles where their elements
+exist, structurally otherwise)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import numpy as np
+import pytest
+
+from agent.config import AgentSettings
+from agent.gst import gst
+from agent.pipeline import describe, quote
+from agent.runtime import copy_gray8, put_dropping_oldest, restart_delay
+
+BASE = {
+    "camera": "front",
+    "relay_url": "rtmp://127.0.0.1:1935/live",
+    "stream_key": "k-0123456789",
+    "api_url": "http://127.0.0.1:8000",
+    "device_token": "t",
+    "width": 640,
+    "height": 480,
+    "fps": 20,
+    "bitrate_kbps": 1200,
+}
+TAIL = (
+    "! h264parse config-interval=-1 ! identity name=encoded ! flvmux streamable=true "
+    '! rtmp2sink name=sink location="rtmp://127.0.0.1:1935/live/front?key=k-0123456789"'
+)
+MOTION = (
+    "t. ! queue leaky=downstream max-size-buffers=2 max-size-bytes=0 max-size-time=0 "
+    "! videorate ! videoscale ! videoconvert "
+    "! video/x-raw,format=GRAY8,width=160,height=120,framerate=5/1 "
+    "! appsink name=motion emit-signals=true max-buffers=2 drop=true sync=false"
+)
+
+
+def settings(**changes: object) -> AgentSettings:
+    return AgentSettings(**{**BASE, **changes})  # type: ignore[arg-type]
+
+
+def elements(description: str) -> list[str]:
+    """Element factory names in order (caps and branch references left out)."""
+    names = []
+    for part in re.split(r"\s!\s|\s{2}", description):
+        word = part.strip().split(" ")[0]
+        if word and "/" not in word and not word.endswith("."):
+            names.append(word)
+    return names
+
+
+def parses(description: str) -> None:
+    Gst, _ = gst()
+    pipeline = Gst.parse_launch(description)
+    try:
+        for name in ("encoded", "sink", "motion"):
+            assert pipeline.get_by_name(name) is not None, name
+    finally:
+        pipeline.set_state(Gst.State.NULL)
+
+
+def test_test_profile_is_a_moving_ball_encoded_by_x264_with_a_1s_gop() -> None:
+    d = describe(settings(source="test"))
+    assert d.startswith(
+        "videotestsrc is-live=true pattern=ball "
+        "! video/x-raw,width=640,height=480,framerate=20/1,format=I420 ! tee name=t  t. ! queue "
+        "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=20 bitrate=1200 "
+    )
+    assert TAIL in d
+    assert d.endswith(MOTION)
+    parses(d)
+
+
+def test_still_scene_is_a_setting_of_the_test_profile() -> None:
+    assert "pattern=smpte75 " in describe(settings(source="test", test_pattern="smpte75"))
+
+
+def test_libcamera_profile_uses_the_hardware_encoder_with_a_1s_gop() -> None:
+    d = describe(settings(source="libcamera", fps=25))
+    assert d.startswith(
+        "libcamerasrc ! video/x-raw,width=640,height=480,framerate=25/1,format=NV12 "
+        '! tee name=t  t. ! queue ! v4l2h264enc extra-controls="controls,'
+        'video_bitrate=1200000,h264_i_frame_period=25" ! video/x-h264,level=(string)4 '
+    )
+    assert TAIL in d
+    assert d.endswith(MOTION)
+    assert "x264enc" not in elements(d)
+    assert elements(d) == [
+        "libcamerasrc", "tee", "queue", "v4l2h264enc", "h264parse", "identity", "flvmux",
+        "rtmp2sink", "queue", "videorate", "videoscale", "videoconvert", "appsink",
+    ]  # fmt: skip
+    Gst, _ = gst()
+    if all(Gst.ElementFactory.find(e) for e in ("libcamerasrc", "v4l2h264enc")):
+        parses(d)
+
+
+def test_v4l2_profile_converts_and_encodes_with_x264() -> None:
+    d = describe(settings(source="v4l2", device="/dev/video2"))
+    assert d.startswith(
+        'v4l2src device="/dev/video2" ! video/x-raw,width=640,height=480,framerate=20/1 '
+        "! videoconvert ! video/x-raw,format=I420 ! tee name=t  t. ! queue "
+        "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=20 bitrate=1200 "
+    )
+    assert TAIL in d
+    assert d.endswith(MOTION)
+    Gst, _ = gst()
+    if Gst.ElementFactory.find("v4l2src"):
+        parses(d)
+
+
+def test_motion_branch_follows_the_settings() -> None:
+    d = describe(settings(motion_width=320, motion_height=240, motion_fps=2))
+    assert "video/x-raw,format=GRAY8,width=320,height=240,framerate=2/1 ! appsink" in d
+
+
+def test_quote_escapes_for_gst_launch() -> None:
+    assert quote('a"b\\c?d&e') == '"a\\"b\\\\c?d&e"'
+    Gst, _ = gst()
+    pipeline = Gst.parse_launch(f"fakesrc name={quote('x?y&z')} ! fakesink")
+    try:
+        assert pipeline.get_by_name("x?y&z") is not None
+    finally:
+        pipeline.set_state(Gst.State.NULL)
+
+
+def test_copy_gray8_respects_the_row_stride() -> None:
+    width, height, stride = 6, 3, 8
+    padded = np.arange(stride * height, dtype=np.uint8).reshape(height, stride)
+    frame = copy_gray8(padded.tobytes(), width, height)
+    assert frame.shape == (3, 6)
+    assert frame.flags["C_CONTIGUOUS"]
+    assert (frame == padded[:, :6]).all()
+    with pytest.raises(ValueError, match="cannot hold"):
+        copy_gray8(b"\0" * 10, 6, 3)
+
+
+def test_restart_delay_doubles_is_capped_and_jittered() -> None:
+    delays = [restart_delay(n, base_s=0.5, cap_s=10, jitter=0.99) for n in range(8)]
+    assert delays == sorted(delays)
+    assert delays[-1] <= 10
+    assert restart_delay(0, base_s=0.5, cap_s=10, jitter=0.0) == 0.25
+    assert restart_delay(30, base_s=0.5, cap_s=10, jitter=0.0) == 5.0
+
+
+@pytest.mark.anyio
+async def test_full_queue_drops_the_oldest() -> None:
+    queue: asyncio.Queue[int] = asyncio.Queue(2)
+    assert not put_dropping_oldest(queue, 1)
+    assert not put_dropping_oldest(queue, 2)
+    assert put_dropping_oldest(queue, 3)
+    assert [queue.get_nowait(), queue.get_nowait()] == [2, 3]
