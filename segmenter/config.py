@@ -18,7 +18,10 @@ class SegmenterConfig:
     stall_timeout_s: float = 10.0
     ffmpeg: str = "ffmpeg"
     backoff_min_s: float = 0.5
-    backoff_max_s: float = 10.0
+    # An offline camera is retried at most this often: a publish wakes the segmenter at once
+    # (notify_publish), so this only bounds how late a missed notification is noticed, and
+    # each failed pull costs ~80 ms of CPU.
+    backoff_max_s: float = 30.0
     # After a publish notification, retry this often for `fast_retry_window_s`: the relay
     # accepts the publisher a moment after it asks the API, so the first pull may be early.
     fast_retry_s: float = 0.2
