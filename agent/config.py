@@ -135,7 +135,11 @@ class AgentSettings(BaseSettings):
 
 
 def load_agent_settings(config_file: Path | None, **overrides: object) -> AgentSettings:
-    """Settings from `config_file` (TOML, optional), then env, then `overrides` (highest)."""
+    """Settings from `config_file` (TOML, optional), then env, then `overrides` (highest).
+
+    The same few lines as `api.config.load_settings`, on purpose: the agent runs on the Pi
+    and never imports the server's packages.
+    """
 
     class _FromFile(AgentSettings):
         @classmethod

@@ -13,17 +13,16 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import require_binary, wait_for
-from tests.stack.harness import Server, free_port, stop
+from tests.receiver import EventReceiver
+from tests.stack.harness import Server, stop
 
 pytestmark = pytest.mark.stack
 
@@ -31,60 +30,12 @@ KEYS = {"front": "front-stream-key-0123456789", "still": "still-stream-key-01234
 DEVICE_TOKEN = "agent-device-token-0123456789"
 
 
-class Receiver:
-    """Stands in for `POST /api/v1/agent/events`: records JSON bodies, answers 200 with the
-    server time. `stop()` closes the port (connection refused), `start()` opens it again."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.events: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                assert self.headers["Authorization"] == f"Bearer {DEVICE_TOKEN}"
-                with receiver.lock:
-                    receiver.events.append(body)
-                reply = json.dumps({"server_time_ms": time.time_ns() // 1_000_000}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        assert self._server is not None
-        assert self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-    def of(self, camera: str, kind: str | None = None) -> list[dict[str, Any]]:
-        with self.lock:
-            return [e for e in self.events if e["camera"] == camera and kind in (None, e["kind"])]
-
-
 class Agent:
     """`python -m agent run --config FILE` in a child process."""
 
-    def __init__(self, root: Path, server: Server, receiver: Receiver, camera: str, **extra: Any):
+    def __init__(
+        self, root: Path, server: Server, receiver: EventReceiver, camera: str, **extra: Any
+    ):
         require_binary("gst-launch-1.0")
         self.root = root
         self.config = root / f"agent-{camera}.toml"
@@ -153,15 +104,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
+def receiver() -> Iterator[EventReceiver]:
+    receiver = EventReceiver()
     receiver.start()
     yield receiver
     receiver.stop()
 
 
 @pytest.fixture(scope="module")
-def agent(server: Server, receiver: Receiver) -> Iterator[Agent]:
+def agent(server: Server, receiver: EventReceiver) -> Iterator[Agent]:
     agent = Agent(server.root, server, receiver, "front")
     yield agent
     stop(agent.proc)
@@ -200,10 +151,11 @@ def test_test_profile_publishes_h264_640x480_25fps_with_a_keyframe_every_second(
 
 
 def test_moving_ball_yields_motion_start_and_status_shows_the_pipeline(
-    agent: Agent, receiver: Receiver
+    agent: Agent, receiver: EventReceiver
 ) -> None:
     events = wait_for("motion_start", lambda: receiver.of("front", "motion_start"), 15)
     start = events[0]
+    assert receiver.authorizations() == {f"Bearer {DEVICE_TOKEN}"}
     assert 0 < start["score"] <= 1
     assert len(start["box"]) == 4
     assert abs(start["at_ms"] - time.time_ns() // 1_000_000) < 20_000
@@ -253,7 +205,7 @@ def test_relay_restart_resumes_publishing_without_restarting_the_agent(
 
 
 def test_rings_while_the_api_is_down_all_arrive_afterwards_in_order_once(
-    agent: Agent, receiver: Receiver
+    agent: Agent, receiver: EventReceiver
 ) -> None:
     before = len(receiver.of("front", "ring"))
     receiver.stop()
@@ -284,7 +236,7 @@ def test_rings_while_the_api_is_down_all_arrive_afterwards_in_order_once(
 
 
 def test_sigterm_ends_the_agent_cleanly_within_5s_and_ends_the_motion_episode(
-    agent: Agent, receiver: Receiver
+    agent: Agent, receiver: EventReceiver
 ) -> None:
     wait_for("agent running", agent.alive, 5)
     started = time.monotonic()
@@ -303,7 +255,7 @@ def test_sigterm_ends_the_agent_cleanly_within_5s_and_ends_the_motion_episode(
     assert status["agent"] == "stopped"
 
 
-def test_a_still_scene_yields_no_motion(server: Server, receiver: Receiver) -> None:
+def test_a_still_scene_yields_no_motion(server: Server, receiver: EventReceiver) -> None:
     still = Agent(server.root, server, receiver, "still", test_pattern="smpte75", width=320,
                   height=240, bitrate_kbps=300)  # fmt: skip
     try:

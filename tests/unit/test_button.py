@@ -4,13 +4,9 @@ never behind motion; `doorbell-agent ring` queues a ring in the outbox file."""
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -21,47 +17,17 @@ from agent.button import DoorButton, ring_event, ring_from_cli
 from agent.config import AgentSettings
 from agent.outbox import AsyncOutbox, Outbox
 from agent.uplink import Uplink
+from tests.receiver import EventReceiver
 
 PIN = 17
 
 
-class Receiver:
-    """Records (arrival time, JSON body) of each POST; answers 200 with the server time."""
-
-    def __init__(self) -> None:
-        self.arrivals: list[tuple[float, dict[str, Any]]] = []
-        self.arrived = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                receiver.arrivals.append((time.monotonic(), body))
-                receiver.arrived.set()
-                reply = json.dumps({"server_time_ms": time.time_ns() // 1_000_000}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    receiver.thread.start()
+def receiver() -> Iterator[EventReceiver]:
+    receiver = EventReceiver()
+    receiver.start()
     yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
+    receiver.stop()
 
 
 @pytest.fixture
@@ -75,7 +41,7 @@ def mock_pins() -> Iterator[MockFactory]:
 
 @pytest.mark.anyio
 async def test_a_mock_pin_press_delivers_a_ring_within_100ms(
-    tmp_path: Path, receiver: Receiver, mock_pins: MockFactory
+    tmp_path: Path, receiver: EventReceiver, mock_pins: MockFactory
 ) -> None:
     loop = asyncio.get_running_loop()
     outbox = await AsyncOutbox.open(tmp_path / "outbox.sqlite3", 100)
@@ -100,14 +66,15 @@ async def test_a_mock_pin_press_delivers_a_ring_within_100ms(
             pressed_ms = time.time_ns() // 1_000_000
             button.pin.drive_low()
             assert await asyncio.to_thread(receiver.arrived.wait, 5)
-            arrived, body = receiver.arrivals[-1]
-            latency_ms = (arrived - pressed) * 1000
+            last = receiver.arrivals[-1]
+            body = last.body
+            latency_ms = (last.at - pressed) * 1000
             print(f"press -> ring at the receiver: {latency_ms:.1f} ms")
             assert body["kind"] == "ring"
             assert body["camera"] == "front"
             assert abs(body["at_ms"] - pressed_ms) < 50
             assert latency_ms < 100
-            assert [b["kind"] for _, b in receiver.arrivals] == ["ring", "ring"]
+            assert [a.body["kind"] for a in receiver.arrivals] == ["ring", "ring"]
         finally:
             button.close()
             consumer.cancel()
