@@ -208,7 +208,7 @@ class AgentApp:
     async def _status_loop(self) -> None:
         while True:
             await self._write_status("running")
-            await asyncio.sleep(self.settings.status_interval_s)
+            await asyncio.sleep(self.settings.status_interval_s)  # the status file's period
 
     async def _write_status(self, state: str) -> None:
         await asyncio.to_thread(write_status, self.settings.status_path, await self.status(state))

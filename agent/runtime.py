@@ -316,7 +316,7 @@ class PipelineRuntime:
                 failures, base_s=self._min_s, cap_s=self._max_s, jitter=self._rng.random()
             )
             logger.warning("pipeline: %s; restart %d in %.2f s", reason, self.restarts, delay)
-            await asyncio.sleep(delay)
+            await asyncio.sleep(delay)  # the restart backoff
 
     async def _one_run(self) -> tuple[str, bool]:
         """One pipeline from start to failure: (why it ended, whether it had streamed well)."""

@@ -176,7 +176,7 @@ class Uplink:
             for item in await self._next_batch():
                 delay = await self._attempt(item)
                 if delay is not None:
-                    await asyncio.sleep(delay)
+                    await asyncio.sleep(delay)  # the retry backoff (or Retry-After)
                     break  # re-read the head: the bound may have dropped it meanwhile
 
     async def _next_batch(self) -> list[Pending]:
