@@ -73,6 +73,9 @@ def run_demo(config: Path, seconds: float) -> int:
                     f"  API token     {token}",
                     f"  cameras       curl -H 'Authorization: Bearer {token}' "
                     f"{base}/api/v1/cameras",
+                    f"  last 10 s     curl -OJ -H 'Authorization: Bearer {token}' "
+                    f"'{base}/api/v1/cameras/{camera.id}/clip?seconds=10'",
+                    f"  live (HLS)    signed URLs: {base}/api/v1/cameras/{camera.id}/signed-urls",
                     f"  publish URL   {publish}   (the simulated doorbell uses it)",
                     f"  settings      {config}",
                     "",
