@@ -136,5 +136,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ClipError)
     async def clip_failed(request: Request, exc: ClipError) -> JSONResponse:
-        logger.error("clip assembly failed for %s: %s", request.url.path, exc)
-        return JSONResponse({"detail": f"clip assembly failed: {exc}"}, status_code=500)
+        # The segments are ours and were whole when indexed: a failure is the server's, and
+        # the next segment (a second later) is usually fine. Say so, and when to try again.
+        logger.error("assembly failed for %s: %s", request.url.path, exc)
+        return JSONResponse(
+            {"detail": f"could not assemble this from the buffer, try again: {exc}"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )

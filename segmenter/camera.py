@@ -18,7 +18,7 @@ from pathlib import Path
 from segmenter import sidecar
 from segmenter.clip import ClipFormat, ClipPlan, plan_clip, remux_mp4, write_zip
 from segmenter.config import SegmenterConfig
-from segmenter.errors import FfmpegNotFound
+from segmenter.errors import ClipError, FfmpegNotFound
 from segmenter.faststart import Layout, faststart_layout
 from segmenter.ffmpeg import segmenter_argv, stop_process
 from segmenter.index import SegmentIndex
@@ -168,17 +168,28 @@ class CameraSegmenter:
             return await asyncio.to_thread(segment.path.read_bytes)
 
     async def snapshot(self) -> tuple[Segment, bytes] | None:
-        """A JPEG of the newest segment's first frame (a keyframe); cached per segment."""
-        newest = self.index.newest
-        if newest is None:
+        """A JPEG of the newest segment's first frame (a keyframe); cached per segment. If the
+        newest cannot be decoded or encoded, the one before it (a second older) is used."""
+        candidates = list(reversed(self.index.tail(2)))
+        if not candidates:
             return None
         cached = self._snapshot
-        if cached is not None and cached[0] == newest:
+        if cached is not None and cached[0] == candidates[0]:
             return cached
-        async with self.pinned([newest]):
-            jpeg = await asyncio.to_thread(keyframe_jpeg, newest.path)
-        self._snapshot = (newest, jpeg)
-        return self._snapshot
+        async with self.pinned(candidates):
+            for i, segment in enumerate(candidates):
+                try:
+                    jpeg = await asyncio.to_thread(keyframe_jpeg, segment.path)
+                except ClipError:
+                    if i == len(candidates) - 1:
+                        raise
+                    logger.warning(
+                        "camera %s: snapshot of %d failed", self.camera, segment.seq, exc_info=True
+                    )
+                    continue
+                self._snapshot = (segment, jpeg)
+                return self._snapshot
+        return None
 
     def stats(self) -> SegmenterStats:
         index = self.index

@@ -19,13 +19,21 @@ def keyframe_jpeg(path: Path, quality: int = 5) -> bytes:
             stream = src.streams.video[0]
             stream.codec_context.skip_frame = "NONKEY"
             frame = next(src.decode(stream))
+            time_base = stream.time_base or Fraction(1, 90_000)
+    except (av.error.FFmpegError, StopIteration, IndexError) as exc:
+        raise ClipError(f"no frame to snapshot in {path.name}: {exc}") from exc
+    try:
         encoder = av.CodecContext.create("mjpeg", "w")
         encoder.width, encoder.height = frame.width, frame.height
         encoder.pix_fmt = "yuvj420p"
-        encoder.time_base = stream.time_base or Fraction(1, 90_000)
+        encoder.time_base = time_base
         encoder.options = {"qmin": str(quality), "qmax": str(quality)}
         packets = encoder.encode(frame.reformat(format="yuvj420p"))
         packets += encoder.encode(None)
-    except (av.error.FFmpegError, StopIteration, IndexError) as exc:
-        raise ClipError(f"no frame to snapshot in {path.name}: {exc}") from exc
+    except av.error.FFmpegError as exc:
+        # Seen once in CI and not reproduced since: say what the encoder was given.
+        raise ClipError(
+            f"cannot encode {path.name}'s keyframe ({frame.width}x{frame.height} "
+            f"{frame.format.name}, time base {time_base}) as JPEG: {exc}"
+        ) from exc
     return b"".join(bytes(p) for p in packets)

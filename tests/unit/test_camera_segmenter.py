@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from segmenter import CameraSegmenter, SegmenterConfig, sidecar
+from segmenter.errors import ClipError
 from segmenter.model import Segment
 from tests.conftest import require_binary
 
@@ -125,3 +126,32 @@ async def test_real_ffmpeg_segments_are_indexed_and_recovered(
     again = CameraSegmenter(config)
     assert await again.recover() == len(segments)
     assert list(again.index.segments) == segments
+
+
+async def test_snapshot_falls_back_to_the_previous_segment(
+    tmp_path: Path, ts_segments: list[Path]
+) -> None:
+    directory = tmp_path / "front"
+    directory.mkdir()
+    good = directory / "seq-000000000.ts"
+    good.write_bytes(ts_segments[0].read_bytes())
+    broken = directory / "seq-000000001.ts"
+    broken.write_bytes(b"\x47" + b"\x00" * 187 * 4)  # a TS sync byte, then nothing usable
+    for seq, path in enumerate((good, broken)):
+        sidecar.append(
+            directory,
+            Segment("front", seq, 1, T0 + seq * 1000, T0 + (seq + 1) * 1000,
+                    path.stat().st_size, path, True),
+        )  # fmt: skip
+    camera = CameraSegmenter(
+        SegmenterConfig("front", "rtmp://unused", directory, buffer_ms=60_000), FakeClock(T0)
+    )
+    await camera.recover()
+    shot = await camera.snapshot()
+    assert shot is not None
+    segment, jpeg = shot
+    assert segment.seq == 0
+    assert jpeg[:2] == b"\xff\xd8"
+    good.write_bytes(b"\x47" * 188)  # now neither decodes (the cache holds seq 0, not the newest)
+    with pytest.raises(ClipError):
+        await camera.snapshot()
