@@ -31,6 +31,17 @@ def free_port() -> int:
         return port
 
 
+def spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """A child process whose stdout and stderr are appended to `log` (unbuffered Python)."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+
 def stop(proc: subprocess.Popen[Any], timeout_s: float = 10) -> int:
     if proc.poll() is None:
         proc.terminate()
@@ -85,13 +96,9 @@ class Server:
         return f"rtmp://127.0.0.1:{self.rtmp_port}/live/{camera}?key={key}"
 
     def start(self, wait_healthy: bool = True) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "api", "serve", "--config", str(self.config)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
+        self.proc = spawn(
+            [sys.executable, "-m", "api", "serve", "--config", str(self.config)], self.log
+        )
         if wait_healthy:
             wait_for(f"server healthy ({self.log_tail()})", self._healthy, 60)
 
@@ -141,24 +148,17 @@ class Server:
 def simcam(url: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     """The simulated camera (GStreamer, x264, 1-s GOP) publishing to `url`."""
     require_binary("gst-launch-1.0")
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "agent", "simulate", "--url", url, *extra],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    return spawn([sys.executable, "-m", "agent", "simulate", "--url", url, *extra], log)
 
 
 def ffmpeg_publisher(h264: Path, url: str, log: Path) -> subprocess.Popen[bytes]:
     """The original system's publisher: raw H.264 replayed at real time, stream copy to FLV."""
     ffmpeg = require_binary("ffmpeg")
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [ffmpeg, "-nostdin", "-v", "error", "-re", "-f", "h264", "-framerate", "25",
-             "-i", str(h264), "-c", "copy", "-f", "flv", url],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    return spawn(
+        [ffmpeg, "-nostdin", "-v", "error", "-re", "-f", "h264", "-framerate", "25",
+         "-i", str(h264), "-c", "copy", "-f", "flv", url],
+        log,
+    )  # fmt: skip
 
 
 def ffprobe_frames(path: Path, count: int = 3) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ doorbell rings, and SIGTERM ends it. The still-scene agent runs on its own camer
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import pytest
 
 from tests.conftest import require_binary, wait_for
 from tests.receiver import EventReceiver
-from tests.stack.harness import Server, stop
+from tests.stack.harness import Server, spawn, stop
 
 pytestmark = pytest.mark.stack
 
@@ -61,13 +60,9 @@ class Agent:
         lines = [f"{k} = {json.dumps(v)}\n" for k, v in settings.items()]
         lines.append("[motion]\nmin_area = 0.003\nmax_area = 0.5\n")
         self.config.write_text("".join(lines))
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "agent", "run", "--config", str(self.config)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
+        self.proc = spawn(
+            [sys.executable, "-m", "agent", "run", "--config", str(self.config)], self.log
+        )
 
     def cli(self, command: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -88,9 +88,7 @@ def test_relay_that_cannot_bind_fails_start_up_clearly(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        server = Server(tmp_path, {"front": KEY})
-        server.rtmp_port = taken.getsockname()[1]
-        server.__post_init__()
+        server = Server(tmp_path, {"front": KEY}, rtmp_port=taken.getsockname()[1])
         server.start(wait_healthy=False)
         assert server.proc is not None
         try:
