@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import os
 import signal
@@ -33,6 +34,7 @@ from agent.outbox import AsyncOutbox
 from agent.pipeline import describe
 from agent.runtime import PipelineRuntime, wall_ms
 from agent.status import write_status
+from agent.threads import name_os_thread
 from agent.uplink import Uplink
 
 logger = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ EXIT_OK = 0
 EXIT_FATAL = 1
 STOP_S = 4.0  # the whole clean stop (EOS, motion_end, drain); SIGTERM must end us within 5 s
 DRAIN_S = 1.0
-TEARDOWN_S = 1.0  # how long a stopping agent lets the uplink deliver what is pending
+TEARDOWN_S = 1.0  # how long a stop waits for the cancelled pipeline, motion, button tasks
 PRESS_QUEUE = 256  # presses waiting for the outbox; beyond (a broken outbox): logged, dropped
 
 
@@ -63,7 +65,9 @@ class AgentApp:
         self._presses: asyncio.Queue[int] = asyncio.Queue(PRESS_QUEUE)
         self._stop = asyncio.Event()
         self._last_frame_ms: int | None = None
-        self._motion_executor = ThreadPoolExecutor(1, thread_name_prefix="motion")
+        self._motion_executor = ThreadPoolExecutor(
+            1, thread_name_prefix="motion", initializer=name_os_thread, initargs=("motion",)
+        )
 
     def request_stop(self) -> None:
         if not self._stop.is_set():
@@ -146,14 +150,20 @@ class AgentApp:
         pipeline = [t for t, name in tasks.items() if name in {"pipeline", "motion", "button"}]
         for task in pipeline:
             task.cancel()
-        # Bounded: about one stop in four, the pipeline task does not finish within a second of
-        # being cancelled, although GStreamer's own EOS -> NULL completes in ~15 ms (seen with
-        # GST_DEBUG=GST_STATES:4); the hand-off back from the GLib thread is the suspect (issue
-        # 4, open). The rest of the stop must not wait for it.
+        # A safety net, not a step: these end within milliseconds of the cancel (NULL takes
+        # ~15 ms). They once did not, most stops: asyncio.wait_for (Python 3.11) in the
+        # watchdog dropped the cancel that met the EOS notice and the task parked (issue 4,
+        # fixed in agent/runtime.py). If one is stuck again, say where, and stop anyway.
         _done, stuck = await asyncio.wait(pipeline, timeout=TEARDOWN_S)
-        if stuck:
-            logger.warning(
-                "agent: %s did not end within %g s", [t.get_name() for t in stuck], TEARDOWN_S
+        for task in stuck:
+            where = io.StringIO()
+            task.print_stack(file=where)
+            logger.error(
+                "agent: BUG: task %s did not end within %g s of its cancel; stopping without "
+                "it. %s",
+                task.get_name(),
+                TEARDOWN_S,
+                where.getvalue().strip(),
             )
         if self.detector.active and self._last_frame_ms is not None:
             # The camera stops watching: the episode ends with its last frame. A frame of

@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from agent.gst import gst
 from agent.pipeline import ENCODED, MOTION
+from agent.threads import name_os_thread
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ T = TypeVar("T")
 Frame = tuple[npt.NDArray[np.uint8], int]  # GRAY8 frame, capture time (UTC epoch ms)
 NoticeKind = Literal["error", "eos"]
 EOS_TIMEOUT_S = 3.0
+NULL_TIMEOUT_S = 0.5  # a cancelled run still waits this long for its teardown to reach NULL
 HEALTHY_AFTER_S = 10.0  # a pipeline that streamed this long resets the restart backoff
 
 
@@ -91,18 +93,25 @@ class GLibLoop:
     def __init__(self) -> None:
         self._gst, self._glib = gst()
         self._loop: Any = self._glib.MainLoop()
-        self._thread = threading.Thread(target=self._loop.run, name="glib", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="glib", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
+    def _run(self) -> None:
+        name_os_thread("glib")
+        self._loop.run()
+
     async def call(self, fn: Callable[[], T]) -> T:
-        """Run `fn` on the GLib thread (where pipeline state changes belong)."""
+        """Run `fn` on the GLib thread (where pipeline state changes belong).
+
+        Cancelling the caller ends the await at once; `fn` is already queued and still runs
+        (a teardown must not be skipped), its outcome then dropped."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
 
         def settle(result: T | None, error: BaseException | None) -> None:
-            if future.done():
+            if future.done():  # the caller was cancelled meanwhile
                 return
             if error is not None:
                 future.set_exception(error)
@@ -111,11 +120,11 @@ class GLibLoop:
 
         def run() -> bool:
             try:
-                result = fn()
+                outcome: tuple[T | None, BaseException | None] = (fn(), None)
             except Exception as exc:
-                loop.call_soon_threadsafe(settle, None, exc)
-            else:
-                loop.call_soon_threadsafe(settle, result, None)
+                outcome = (None, exc)
+            with contextlib.suppress(RuntimeError):  # the event loop closed meanwhile
+                loop.call_soon_threadsafe(settle, *outcome)
             return False  # one-shot
 
         # Above the bus watch and redraw priorities: a stop must not wait behind messages.
@@ -123,9 +132,17 @@ class GLibLoop:
         return await future
 
     def stop(self, timeout_s: float = 0.5) -> None:
-        self._loop.quit()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
+        """Quit once the calls already queued have run (a teardown in flight reaches NULL;
+        they are HIGH priority, the quit DEFAULT), then join the thread (bounded)."""
+
+        def quit_loop() -> bool:
+            self._loop.quit()
+            return False
+
+        if not self._thread.is_alive():
+            return
+        self._glib.idle_add(quit_loop, priority=self._glib.PRIORITY_DEFAULT)
+        self._thread.join(timeout_s)
 
 
 class PipelineRun:
@@ -331,10 +348,35 @@ class PipelineRuntime:
             reason = await self._watch(run)
         finally:
             # Not EOS: the run failed (or we are cancelled and stop() already sent it).
-            await asyncio.shield(self._glib.call(run.teardown))
-            self._frames_before += run.frames
+            try:
+                await self._teardown(run)
+            finally:
+                self._frames_before += run.frames
         healthy = run.last_encoded is not None and run.last_encoded - run.started >= HEALTHY_AFTER_S
         return reason, healthy
+
+    async def _teardown(self, run: PipelineRun) -> None:
+        """`run` to NULL on the GLib thread, awaited to the end even when cancelled meanwhile
+        (a stop's cancel may land while a run that just saw EOS is being torn down), for at
+        most NULL_TIMEOUT_S; then the cancellation goes on. So `run()` ends after NULL."""
+        teardown = asyncio.ensure_future(self._glib.call(run.teardown))
+        try:
+            await asyncio.shield(teardown)
+        except asyncio.CancelledError:
+            await self._finish_teardown(run, teardown)
+            raise
+
+    @staticmethod
+    async def _finish_teardown(run: PipelineRun, teardown: asyncio.Future[None]) -> None:
+        done, _ = await asyncio.wait([teardown], timeout=NULL_TIMEOUT_S)
+        if not done:
+            logger.error(
+                "pipeline: run %d not at NULL %g s after the cancel; left to the GLib thread",
+                run.run,
+                NULL_TIMEOUT_S,
+            )
+        elif not teardown.cancelled() and (error := teardown.exception()) is not None:
+            logger.error("pipeline: run %d teardown failed", run.run, exc_info=error)
 
     async def _watch(self, run: PipelineRun) -> str:
         while True:
@@ -342,8 +384,12 @@ class PipelineRuntime:
             remaining = base + self._stall_s - time.monotonic()
             if remaining <= 0:
                 return f"no encoded buffer for {self._stall_s:g} s"
+            # Not `asyncio.wait_for`: on Python 3.11 it returns the notice and drops a
+            # cancellation that arrives while the notice is handed over, which is just when
+            # a stop's EOS notice and the stop's cancel meet; `run()` then parked for good.
             try:
-                notice = await asyncio.wait_for(self._notices.get(), remaining)
+                async with asyncio.timeout(remaining):
+                    notice = await self._notices.get()
             except TimeoutError:
                 continue
             if notice.run == run.run:

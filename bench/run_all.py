@@ -1,7 +1,7 @@
 """`make bench`: every benchmark in turn, then one markdown report on stdout.
 
-    .venv/bin/python bench/run_all.py            # full runs (about 25 minutes)
-    .venv/bin/python bench/run_all.py --quick    # smoke run (about 2 minutes)
+    .venv/bin/python bench/run_all.py            # full runs (about 30 minutes)
+    .venv/bin/python bench/run_all.py --quick    # smoke run (about 3 minutes)
 
 Progress goes to stderr; the report (machine, then one table per benchmark) to stdout.
 """
@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+import agent_resources
 import clip_latency
 import motion
 import segmenter_cpu
@@ -39,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     motion_args = motion.parse_args(extra)
     print("bench: motion detection per frame...", file=sys.stderr)
     frames = motion.measure(motion_args)
+    agent_args = agent_resources.parse_args(extra)
+    print("bench: agent CPU and memory...", file=sys.stderr)
+    agent = agent_resources.measure(agent_args)
 
     print("## Machine\n")
     print(markdown_table(["", ""], [[k, v] for k, v in info.items()]))
@@ -50,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(clip_latency.markdown(clips))
     print("\n## Motion detection per frame\n")
     print(motion.markdown(frames))
+    print("\n## Agent CPU and memory\n")
+    print(agent_resources.markdown(agent))
     return 0
 
 
