@@ -103,6 +103,19 @@ def _relay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    from api.store import StoreError, upgrade
+
+    settings = _settings_or_exit(args.config)
+    try:
+        asyncio.run(upgrade(settings.database))
+    except StoreError as exc:
+        print(f"doorbell migrate: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    print("doorbell migrate: the database schema is current")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from api.demo import run_demo
 
@@ -134,6 +147,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     relay.add_argument("--config", type=Path)
     relay.set_defaults(func=_relay)
 
+    migrate = sub.add_parser(
+        "migrate", help="bring the event database's schema up to date (serve does it too)"
+    )
+    migrate.add_argument("--config", type=Path)
+    migrate.set_defaults(func=_migrate)
+
     demo = sub.add_parser("demo", help="server + relay + a simulated doorbell, on this machine")
     demo.add_argument("--config", type=Path, default=Path("var/demo.toml"))
     demo.add_argument("--seconds", type=float, default=0, help="stop after N s (0: until Ctrl-C)")
@@ -143,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Alembic announces each of its plugins at INFO on every start.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     code: int = args.func(args)
     return code
 

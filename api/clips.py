@@ -10,7 +10,7 @@ import hashlib
 import logging
 import shutil
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,9 +41,16 @@ class ClipService:
     """Owns the clip cache directory and the assembly slots."""
 
     def __init__(
-        self, cache_dir: Path, concurrency: int, queue: int, ttl_s: int, max_bytes: int
+        self,
+        cache_dir: Path,
+        concurrency: int,
+        queue: int,
+        ttl_s: int,
+        max_bytes: int,
+        on_assembled: Callable[[float], None] | None = None,
     ) -> None:
         self._dir = cache_dir
+        self._on_assembled = on_assembled
         self._slots = asyncio.Semaphore(concurrency)
         self._concurrency, self._queue_limit = concurrency, queue
         self._ttl_s, self._max_bytes = ttl_s, max_bytes
@@ -129,11 +136,14 @@ class ClipService:
         async with self._slot():
             part = self._dir / f"{key}.part"
             final = self._dir / key
+            started = time.monotonic()
             try:
                 layout = await buffer.assemble(plan, fmt, part)
                 await asyncio.to_thread(part.replace, final)
             finally:
                 await asyncio.to_thread(part.unlink, True)
+            if self._on_assembled is not None:
+                self._on_assembled(time.monotonic() - started)
         digest = hashlib.sha256(f"{key}:{layout.size}".encode()).hexdigest()[:16]
         clip = CachedClip(final, layout, f'"{digest}"', time.monotonic())
         self._cache[key] = clip

@@ -21,7 +21,9 @@ from pydantic_settings import (
 
 CAMERA_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 # Secrets that ship in examples and the compose file: fine for a laptop, refused elsewhere.
-DEV_SECRETS = frozenset({"dev-token", "dev-key", "dev-relay-secret", "change-me"})
+DEV_SECRETS = frozenset(
+    {"dev-token", "dev-key", "dev-relay-secret", "dev-device-token", "change-me"}
+)
 MIN_SECRET_LEN = 16
 
 
@@ -36,6 +38,11 @@ class CameraSettings(BaseModel):
     ]
     name: str = Field(default="", max_length=100, description="display name; defaults to id")
     stream_key: SecretStr = Field(description="the publisher's ?key=... on the RTMP URL")
+    device_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="the doorbell agent's bearer token for POST /api/v1/agent/events; empty: "
+        "this camera's events are refused (401)",
+    )
 
     @field_validator("id")
     @classmethod
@@ -86,6 +93,69 @@ class RelaySettings(BaseModel):
             if item != "all":
                 ipaddress.ip_network(item, strict=False)
         return value
+
+
+class EventSettings(BaseModel):
+    """Events from the doorbells: what is accepted, and the saved snapshots and clips."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pre_roll_s: float = Field(default=5.0, ge=0, le=60, description="event clip before the event")
+    post_roll_s: float = Field(default=10.0, ge=1, le=120, description="event clip after it")
+    max_clip_s: float = Field(
+        default=120.0, ge=5, le=900, description="cap of a motion clip extended while motion lasts"
+    )
+    retention_days: float = Field(
+        default=30.0, gt=0, le=3650, description="events (and their files) older than this go"
+    )
+    retention_max_bytes: int = Field(
+        default=5 * 1024**3, ge=1024 * 1024, description="saved clips beyond this go, oldest first"
+    )
+    max_age_s: int = Field(
+        default=7 * 86_400,
+        ge=60,
+        description="events older than this (server clock) are refused: a stale outbox",
+    )
+    max_future_s: int = Field(
+        default=300, ge=1, le=86_400, description="events further ahead than this are refused"
+    )
+    max_body_bytes: int = Field(default=4096, ge=512, le=1024 * 1024)
+    media_wait_s: float = Field(
+        default=15.0,
+        ge=1,
+        le=120,
+        description="how long the video of an event may take to reach the buffer (camera lag)",
+    )
+    max_recordings: int = Field(
+        default=64, ge=1, le=4096, description="event clips being recorded at once; beyond: none"
+    )
+
+
+class PushSettings(BaseModel):
+    """Push notifications through Firebase Cloud Messaging."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    credentials_file: Path | None = Field(
+        default=None,
+        description="a Firebase service-account JSON; none: notifications are only logged",
+    )
+    project_id: str | None = Field(
+        default=None, description="Firebase project id; default: the service account's"
+    )
+    ring_ttl_s: int = Field(
+        default=60, ge=0, le=3600, description="a stale 'someone is at the door' is worse than none"
+    )
+    motion_ttl_s: int = Field(default=300, ge=0, le=86_400)
+    clip_ready_ttl_s: int = Field(default=3600, ge=0, le=86_400)
+    motion_cooldown_s: int = Field(
+        default=60, ge=0, le=86_400, description="one motion push per camera per this long"
+    )
+    queue: int = Field(default=1000, ge=1, le=100_000, description="pushes waiting to be sent")
+    concurrency: int = Field(default=4, ge=1, le=64, description="pushes being sent at once")
+    deep_link: str = Field(
+        default="doorbell://events/{id}", description="link in each push; {id} is the event id"
+    )
 
 
 class Settings(BaseSettings):
@@ -144,8 +214,23 @@ class Settings(BaseSettings):
     relay_secret: SecretStr = Field(
         default=SecretStr(""), description="shared secret on the relay's callback URLs"
     )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the event database; default SQLite <data_dir>/doorbell.db "
+        "(postgresql+asyncpg://... works too)",
+    )
+    media_dir: Path | None = Field(
+        default=None, description="saved event snapshots and clips; default <data_dir>/media"
+    )
+    public_url: str = Field(
+        default="",
+        description="base URL phones reach this server at, for links in pushes "
+        "(e.g. https://doorbell.example.net); default http://<host>:<port>",
+    )
     cameras: list[CameraSettings] = Field(default_factory=list)
     relay: RelaySettings = Field(default_factory=RelaySettings)
+    events: EventSettings = Field(default_factory=EventSettings)
+    push: PushSettings = Field(default_factory=PushSettings)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -176,6 +261,11 @@ class Settings(BaseSettings):
         out += [
             (f"cameras[{c.id}].stream_key", c.stream_key.get_secret_value()) for c in self.cameras
         ]
+        out += [
+            (f"cameras[{c.id}].device_token", c.device_token.get_secret_value())
+            for c in self.cameras
+            if c.device_token.get_secret_value()
+        ]
         return out
 
     @property
@@ -192,6 +282,20 @@ class Settings(BaseSettings):
     @property
     def clip_dir(self) -> Path:
         return self.clip_cache_dir or self.buffer_dir / ".clips"
+
+    @property
+    def database(self) -> str:
+        return (
+            self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'doorbell.db').resolve()}"
+        )
+
+    @property
+    def media_root(self) -> Path:
+        return self.media_dir or self.data_dir / "media"
+
+    @property
+    def public_base(self) -> str:
+        return self.public_url.rstrip("/") if self.public_url else self.callback_base
 
     @property
     def relay_run_dir(self) -> Path:
@@ -245,6 +349,7 @@ def generate_config(cameras: list[tuple[str, str]], profile: str = "dev") -> str
             f"id = {json.dumps(camera_id)}",
             f"name = {json.dumps(name)}",
             f'stream_key = "{secrets.token_urlsafe(18)}"',
+            f'device_token = "{secrets.token_urlsafe(24)}"',
             "",
         ]
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from api.config import generate_config, load_settings
+from api.config import Settings, generate_config, load_settings
 
 HEALTH_TIMEOUT_S = 30.0
 
@@ -39,6 +39,31 @@ def _wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
     raise SystemExit(f"doorbell demo: {url} not healthy after {HEALTH_TIMEOUT_S:g}s")
 
 
+def agent_config(settings: Settings, state_dir: Path) -> str:
+    """Settings of the simulated doorbell: the agent's `test` profile (GStreamer test scene,
+    x264 in place of the Pi's hardware encoder), publishing to this relay and posting its
+    events to this API."""
+    camera = settings.cameras[0]
+    values: dict[str, str | int] = {
+        "camera": camera.id,
+        "relay_url": f"rtmp://127.0.0.1:{settings.relay.port}/live",
+        "stream_key": camera.stream_key.get_secret_value(),
+        "api_url": f"http://127.0.0.1:{settings.port}",
+        "device_token": camera.device_token.get_secret_value(),
+        "source": "test",
+        "width": 640,
+        "height": 480,
+        "bitrate_kbps": 1500,
+        "outbox_path": str(state_dir / "outbox.sqlite3"),
+        "status_path": str(state_dir / "agent-status.json"),
+    }
+    lines = ["# The demo's simulated doorbell (written by `doorbell demo`)."]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+    # The test scene's ball covers ~0.4 % of the frame; a real doorway wants the default.
+    lines += ["", "[motion]", "min_area = 0.002"]
+    return "\n".join(lines) + "\n"
+
+
 def run_demo(config: Path, seconds: float) -> int:
     if not config.exists():
         config.parent.mkdir(parents=True, exist_ok=True)
@@ -49,6 +74,14 @@ def run_demo(config: Path, seconds: float) -> int:
         print(f"doorbell demo: wrote {config} with fresh secrets")
     settings = load_settings(config)
     camera = settings.cameras[0]
+    if not camera.device_token.get_secret_value():
+        raise SystemExit(
+            f"doorbell demo: {config} has no device_token for camera {camera.id!r} (it predates "
+            "events); delete the file and run the demo again for a fresh one"
+        )
+    agent_toml = config.parent / "agent.toml"
+    agent_toml.touch(mode=0o600)
+    agent_toml.write_text(agent_config(settings, config.parent / "agent"), encoding="utf-8")
     base = f"http://127.0.0.1:{settings.port}"
     token = settings.api_tokens[0].get_secret_value()
     publish = (
@@ -61,8 +94,9 @@ def run_demo(config: Path, seconds: float) -> int:
     try:
         _wait_healthy(f"{base}/healthz", server)
         camera_proc = subprocess.Popen(
-            [sys.executable, "-m", "agent", "--log-level", "WARNING", "simulate", "--url", publish]
-        )
+            [sys.executable, "-m", "agent", "--log-level", "WARNING", "run", "--config",
+             str(agent_toml)]
+        )  # fmt: skip
         print(
             "\n".join(
                 [
@@ -76,7 +110,10 @@ def run_demo(config: Path, seconds: float) -> int:
                     f"  last 10 s     curl -OJ -H 'Authorization: Bearer {token}' "
                     f"'{base}/api/v1/cameras/{camera.id}/clip?seconds=10'",
                     f"  live (HLS)    signed URLs: {base}/api/v1/cameras/{camera.id}/signed-urls",
-                    f"  publish URL   {publish}   (the simulated doorbell uses it)",
+                    f"  events        curl -H 'Authorization: Bearer {token}' {base}/api/v1/events",
+                    f"  ring it       .venv/bin/doorbell-agent ring --config {agent_toml}",
+                    f"  publish URL   {publish}   (the simulated doorbell: doorbell-agent, test "
+                    "profile)",
                     f"  settings      {config}",
                     "",
                 ]

@@ -4,7 +4,11 @@ DoorbellError
 ├── ConfigError            settings are invalid; the CLI prints them and exits 2
 ├── RelayError             the nginx-rtmp child could not start or died
 │   └── RelayNotReady      it did not bind its port in time
-└── NotFound               a named resource (camera, ...) does not exist -> 404
+├── NotFound               a named resource (camera, ...) does not exist -> 404
+├── BadRequest             a parameter is invalid -> 422 naming it
+├── OutsideBuffer          no video in the requested time range -> 416 with what there is
+├── ClipsBusy              no assembly slot or queue place -> 503 with Retry-After
+└── Conflict               an id is taken by something different -> 409
 """
 
 
@@ -54,3 +58,7 @@ class ClipsBusy(DoorbellError):
     def __init__(self, retry_after_s: int) -> None:
         self.retry_after_s = retry_after_s
         super().__init__(f"too many clips being assembled; retry in {retry_after_s}s")
+
+
+class Conflict(DoorbellError):
+    """The request clashes with what is stored (e.g. an event id reused for another event)."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import Request
@@ -25,6 +26,24 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 class RangeNotSatisfiable(Exception):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class FilePiece:
+    offset: int
+    length: int
+    data: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WholeFile:
+    """The layout of a file sent as it is on disk."""
+
+    size: int
+
+    @property
+    def pieces(self) -> Sequence[PieceView]:
+        return (FilePiece(0, self.size),)
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -54,7 +73,11 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 async def _read_span(
-    fd: int, pieces: Sequence[PieceView], start: int, end: int
+    fd: int,
+    pieces: Sequence[PieceView],
+    start: int,
+    end: int,
+    on_close: Callable[[], None] | None = None,
 ) -> AsyncIterator[bytes]:
     """Bytes start..end (inclusive) of the layout: pieces in memory are sliced, pieces of the
     file are read in CHUNK-sized reads in a worker thread."""
@@ -80,6 +103,8 @@ async def _read_span(
                 return
     finally:
         os.close(fd)
+        if on_close is not None:
+            on_close()
 
 
 async def file_response(
@@ -89,9 +114,16 @@ async def file_response(
     media_type: str,
     headers: dict[str, str],
     etag: str,
+    on_close: Callable[[], None] | None = None,
 ) -> Response:
-    """Serve `layout` (pieces of `path` and of memory) honouring `Range` and `If-Range`."""
-    fd = await asyncio.to_thread(os.open, path, os.O_RDONLY)
+    """Serve `layout` (pieces of `path` and of memory) honouring `Range` and `If-Range`.
+    `on_close` is called once the response is done with the file (sent, cut or refused)."""
+    try:
+        fd = await asyncio.to_thread(os.open, path, os.O_RDONLY)
+    except OSError:
+        if on_close is not None:
+            on_close()
+        raise
     size = layout.size
     base = {**headers, "Accept-Ranges": "bytes", "ETag": etag}
     header = request.headers.get("range")
@@ -102,6 +134,8 @@ async def file_response(
         span = parse_range(header, size)
     except RangeNotSatisfiable:
         os.close(fd)
+        if on_close is not None:
+            on_close()
         return JSONResponse(
             {"detail": f"range {header!r} is outside the {size} bytes of this file"},
             status_code=416,
@@ -109,13 +143,13 @@ async def file_response(
         )
     if span is None:
         return StreamingResponse(
-            _read_span(fd, layout.pieces, 0, size - 1),
+            _read_span(fd, layout.pieces, 0, size - 1, on_close),
             media_type=media_type,
             headers={**base, "Content-Length": str(size)},
         )
     start, end = span
     return StreamingResponse(
-        _read_span(fd, layout.pieces, start, end),
+        _read_span(fd, layout.pieces, start, end, on_close),
         status_code=206,
         media_type=media_type,
         headers={

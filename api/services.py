@@ -9,8 +9,15 @@ from typing import Any
 from api.clips import ClipService
 from api.config import CameraSettings, Settings
 from api.errors import NotFound
+from api.events import Devices, EventService
+from api.hub import Hub
+from api.media import MediaFiles
+from api.metrics import Metrics
 from api.ports import CameraBuffer
+from api.push.dispatcher import PushDispatcher
+from api.recorder import EventRecorder
 from api.signing import UrlSigner
+from api.store import Database
 from api.supervisor import Supervisor
 
 # A segment newer than this means the camera is publishing (segments come every second).
@@ -36,6 +43,14 @@ class Services:
     relay_enabled: bool
     signer: UrlSigner
     clips: ClipService
+    db: Database
+    events: EventService
+    devices: Devices
+    media: MediaFiles
+    hub: Hub
+    recorder: EventRecorder
+    dispatcher: PushDispatcher
+    metrics: Metrics
     publishers: dict[str, Publisher] = field(default_factory=dict)
 
     @property

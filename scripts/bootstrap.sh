@@ -20,6 +20,9 @@ apt_packages=(
 )
 # docker-compose (v1, Debian's) only validates docker-compose.yml in the tests; no engine is needed.
 [ "$dev" = 1 ] && apt_packages+=(docker-compose)
+# The store's tests run a throwaway PostgreSQL cluster (tests/pg.py) from the server binaries;
+# postgresql-common also creates the `postgres` user they run as when the tests run as root.
+[ "$dev" = 1 ] && apt_packages+=(postgresql)
 
 missing=()
 for p in "${apt_packages[@]}"; do

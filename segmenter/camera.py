@@ -26,7 +26,7 @@ from segmenter.listing import parse_list_line, seq_of
 from segmenter.model import ListEntry, Segment, SegmenterStats
 from segmenter.mpegts import HEAD_BYTES, starts_with_keyframe
 from segmenter.placement import place
-from segmenter.snapshot import keyframe_jpeg
+from segmenter.snapshot import frame_jpeg, keyframe_jpeg
 from segmenter.threads import stream_from_thread
 
 logger = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ class CameraSegmenter:
         self._fast_until = 0.0
         self._stderr_tail: deque[str] = deque(maxlen=5)
         self._first_segment = asyncio.Event()
+        self._arrival = asyncio.Condition()
         # Serialises sidecar appends and rewrites, which run in worker threads.
         self._io_lock = asyncio.Lock()
         self._snapshot: tuple[Segment, bytes] | None = None
@@ -190,6 +191,31 @@ class CameraSegmenter:
                 self._snapshot = (segment, jpeg)
                 return self._snapshot
         return None
+
+    async def snapshot_at(self, at_ms: int) -> tuple[Segment, int, bytes] | None:
+        """A JPEG of the frame shown at `at_ms`: (its segment, the frame's time, the JPEG);
+        None if the buffer holds no video then."""
+        covering = self.index.covering(at_ms, at_ms + 1)
+        if not covering:
+            return None
+        segment = covering[0]
+        async with self.pinned([segment]):
+            offset, jpeg = await asyncio.to_thread(
+                frame_jpeg, segment.path, max(at_ms - segment.start_ms, 0)
+            )
+        return segment, segment.start_ms + offset, jpeg
+
+    async def wait_until(self, ms: int, timeout_s: float) -> bool:
+        """Wait (at most `timeout_s`) until the buffer holds video up to `ms`; True if it does."""
+
+        def covered() -> bool:
+            newest = self.index.newest
+            return newest is not None and newest.end_ms >= ms
+
+        async with self._arrival:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrival.wait_for(covered), timeout_s)
+        return covered()
 
     def stats(self) -> SegmenterStats:
         index = self.index
@@ -338,6 +364,8 @@ class CameraSegmenter:
         self._last_segment_monotonic = time.monotonic()
         self._first_segment.set()
         self._index_changed.set()
+        async with self._arrival:
+            self._arrival.notify_all()
         async with self._io_lock:
             await asyncio.to_thread(sidecar.append, self.config.directory, segment)
         self._sidecar_lines += 1

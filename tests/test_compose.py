@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from agent.config import AgentSettings
 from api.config import Settings, load_settings
 from api.relay import render_conf
 
@@ -223,16 +224,23 @@ def test_network_matches_what_the_settings_expect(
     assert {"server", "relay"} <= set(compose["services"])
 
 
-def test_camera_publishes_to_the_relay_with_the_configured_key(
+def test_camera_is_the_agent_with_the_configured_key_and_token(
     compose: dict[str, Any], settings: Settings
 ) -> None:
-    command = _service(compose, "camera")["command"]
-    assert command[0] == "simulate"
-    url = command[command.index("--url") + 1]
-    camera = settings.camera("front")
+    camera_service = _service(compose, "camera")
+    assert camera_service["command"] == ["run"]
+    env = {k: str(v) for k, v in camera_service["environment"].items()}
+    # What the agent would load from that environment, checked by its own settings class.
+    agent = AgentSettings(**{k.removeprefix("DOORBELL_AGENT_").lower(): v for k, v in env.items()
+                             if "__" not in k})  # fmt: skip
+    camera = settings.camera(agent.camera)
     assert camera is not None
-    key = camera.stream_key.get_secret_value()
-    assert url == f"rtmp://relay:{settings.relay.port}/live/front?key={key}"
+    assert agent.source == "test"
+    assert agent.stream_key.get_secret_value() == camera.stream_key.get_secret_value()
+    assert agent.device_token.get_secret_value() == camera.device_token.get_secret_value()
+    assert agent.relay_url == f"rtmp://relay:{settings.relay.port}/live"
+    assert agent.api_url == f"http://server:{settings.port}"
+    assert float(env["DOORBELL_AGENT_MOTION__MIN_AREA"]) < 0.004  # the test ball counts
 
 
 def test_compose_settings_load(settings: Settings) -> None:

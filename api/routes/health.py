@@ -95,5 +95,13 @@ async def metrics(services: ServicesDep) -> PlainTextResponse:
         "# HELP doorbell_clip_waiting Clip requests waiting for an assembly slot.",
         "# TYPE doorbell_clip_waiting gauge",
         f"doorbell_clip_waiting {clips['waiting']}",
+        "# HELP doorbell_event_recordings Event snapshots and clips being made now.",
+        "# TYPE doorbell_event_recordings gauge",
+        f"doorbell_event_recordings {services.recorder.active}",
+        "# HELP doorbell_push_queue Push jobs waiting or being sent.",
+        "# TYPE doorbell_push_queue gauge",
     ]
+    push = services.dispatcher.stats()
+    lines += [f'doorbell_push_queue{{state="{k}"}} {v}' for k, v in sorted(push.items())]
+    lines += list(services.metrics.render())
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

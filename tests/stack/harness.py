@@ -31,15 +31,26 @@ def free_port() -> int:
         return port
 
 
-def spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+def spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """A child process whose stdout and stderr are appended to `log` (unbuffered Python)."""
     with log.open("ab") as out:
         return subprocess.Popen(
             argv,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
+
+
+def device_token(camera_id: str) -> str:
+    """The device token the harness gives each camera's agent."""
+    return f"{camera_id}-device-token-0123456789"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value)
 
 
 def stop(proc: subprocess.Popen[Any], timeout_s: float = 10) -> int:
@@ -62,6 +73,8 @@ class Server:
     buffer_seconds: int = 60
     extra: dict[str, Any] = field(default_factory=dict)
     relay: bool = True
+    # Fake FCM: firebase-admin in the server process sends there (tests/stack/run_server.py).
+    fcm_url: str | None = None
     http_port: int = field(default_factory=free_port)
     rtmp_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
@@ -81,10 +94,15 @@ class Server:
             f'buffer_dir = "{self.buffer_dir}"',
             f"buffer_seconds = {self.buffer_seconds}",
         ]
-        lines += [f"{k} = {json.dumps(v)}" for k, v in self.extra.items()]
+        lines += [f"{k} = {_toml(v)}" for k, v in self.extra.items()]
         lines += ["[relay]", f"port = {self.rtmp_port}", f"enabled = {json.dumps(self.relay)}"]
         for camera_id, key in self.cameras.items():
-            lines += ["[[cameras]]", f'id = "{camera_id}"', f"stream_key = {json.dumps(key)}"]
+            lines += [
+                "[[cameras]]",
+                f'id = "{camera_id}"',
+                f"stream_key = {json.dumps(key)}",
+                f"device_token = {json.dumps(device_token(camera_id))}",
+            ]
         self.config.write_text("\n".join(lines) + "\n")
 
     @property
@@ -96,9 +114,12 @@ class Server:
         return f"rtmp://127.0.0.1:{self.rtmp_port}/live/{camera}?key={key}"
 
     def start(self, wait_healthy: bool = True) -> None:
-        self.proc = spawn(
-            [sys.executable, "-m", "api", "serve", "--config", str(self.config)], self.log
-        )
+        argv = [sys.executable, "-m", "api", "serve", "--config", str(self.config)]
+        env = {}
+        if self.fcm_url is not None:
+            argv[1:3] = [str(Path(__file__).with_name("run_server.py"))]
+            env["DOORBELL_TEST_FCM_URL"] = self.fcm_url
+        self.proc = spawn(argv, self.log, env)
         if wait_healthy:
             wait_for(f"server healthy ({self.log_tail()})", self._healthy, 60)
 

@@ -1,0 +1,104 @@
+"""The store's tables as typed SQLAlchemy 2 mappings; the migrations create exactly these.
+
+Times are BIGINT epoch milliseconds (UTC), never DateTime: one clock, no time zones. The
+schema changes only through a new migration in `migrations/versions/`;
+`tests/unit/test_store.py` checks that the migrations and these mappings agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Named constraints, so a later migration can alter or drop them by name on both dialects
+# (SQLite's batch mode recreates tables and needs the names).
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQL NULL (not the JSON value null) for None, so `IS NULL` means "absent" on both dialects.
+Json = JSON(none_as_null=True)
+# SQLite makes only an INTEGER PRIMARY KEY an auto-incrementing rowid alias.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class EventRow(Base):
+    """One event (api.records.EventRecord)."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        # The list query: newest first per camera or overall, keyset on (at_ms, id).
+        Index(None, "camera", "at_ms", "id"),
+        Index(None, "at_ms", "id"),
+        # Restart recovery and clip retention look up few rows by state.
+        Index(None, "snapshot_state"),
+        Index(None, "clip_state", "at_ms"),
+    )
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    camera: Mapped[str] = mapped_column(String)
+    kind: Mapped[str] = mapped_column(String)
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    agent_at_ms: Mapped[int] = mapped_column(BigInteger)
+    clock_offset_ms: Mapped[int | None] = mapped_column(BigInteger)
+    received_ms: Mapped[int] = mapped_column(BigInteger)
+    score: Mapped[float | None]
+    box: Mapped[list[float] | None] = mapped_column(Json)
+    ended_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    snapshot_state: Mapped[str] = mapped_column(String)
+    snapshot_path: Mapped[str | None] = mapped_column(String)
+    snapshot_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    clip_state: Mapped[str] = mapped_column(String)
+    clip_path: Mapped[str | None] = mapped_column(String)
+    clip_start_ms: Mapped[int | None] = mapped_column(BigInteger)
+    clip_end_ms: Mapped[int | None] = mapped_column(BigInteger)
+    clip_bytes: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class DeviceRow(Base):
+    """One device registered for push (api.records.DeviceRecord), unique by FCM token."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    token: Mapped[str] = mapped_column(String, unique=True)
+    platform: Mapped[str] = mapped_column(String)
+    name: Mapped[str] = mapped_column(String)
+    cameras: Mapped[list[str] | None] = mapped_column(Json)  # None: every camera
+    motion: Mapped[bool]
+    quiet_hours: Mapped[dict[str, Any] | None] = mapped_column(Json)  # start, end, timezone
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class DeliveryRow(Base):
+    """One push attempt (api.records.DeliveryRecord). Goes with its event; outlives its
+    device, whose name it keeps."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index(None, "event_id", "attempt"),
+        # ON DELETE SET NULL finds a deleted device's rows by this index, not by a scan.
+        Index(None, "device_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    device_id: Mapped[str | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
+    device_name: Mapped[str] = mapped_column(String)
+    message: Mapped[str] = mapped_column(String)
+    attempt: Mapped[int] = mapped_column(Integer)
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    outcome: Mapped[str] = mapped_column(String)
+    message_id: Mapped[str | None] = mapped_column(String)
+    error: Mapped[str | None] = mapped_column(String)

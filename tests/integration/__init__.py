@@ -1,0 +1,1 @@
+"""Tests that drive real third-party clients (firebase-admin) against local fakes."""
