@@ -130,8 +130,14 @@ class EventRecorder:
         event = recording.event
         try:
             buffer = self._buffers.get(event.camera)
-            if busy or buffer is None:
-                why = "too many recordings at once" if busy else "camera no longer configured"
+            if busy or buffer is None or self._offline(event, buffer):
+                why = (
+                    "too many recordings at once"
+                    if busy
+                    else "camera no longer configured"
+                    if buffer is None
+                    else "the camera sends no video"
+                )
                 logger.warning("event %s: no media (%s)", event.id, why)
                 await self._fail(event, snapshot=True, clip=True)
                 return
@@ -152,6 +158,14 @@ class EventRecorder:
         finally:
             recording.snapshot_done.set()
             self._recordings.pop(event.id, None)
+
+    def _offline(self, event: EventRecord, buffer: CameraBuffer[Any]) -> bool:
+        """The buffer does not reach the event and no video has come for a while: waiting
+        would only hold a recording slot (a doorbell whose camera is off still rings)."""
+        stats = buffer.stats()
+        reaches = stats.newest_ms is not None and stats.newest_ms >= event.at_ms
+        age = stats.last_segment_age_ms
+        return not reaches and (age is None or age > self._settings.media_wait_s * 1000)
 
     async def _snapshot(self, event: EventRecord, buffer: CameraBuffer[Any]) -> None:
         await buffer.wait_until(event.at_ms + 1, self._settings.media_wait_s)
