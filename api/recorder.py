@@ -178,6 +178,8 @@ class EventRecorder:
             rel = self._media.relative(event, "jpg")
             await self._media.write(rel, jpeg)
             updated = await self._events.set_snapshot(event.id, "ready", rel, frame_ms)
+            if updated is None:
+                await self._media.remove([rel])  # deleted while it was being made
         if updated is not None:
             self._on_update(updated)
 
