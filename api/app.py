@@ -130,7 +130,8 @@ async def _start(
         on_attempt=metrics.pushes.inc,
         on_first_send=metrics.push_latency.observe,
     )
-    # The recorder and retention report back to the event service, which needs them built.
+    # The recorder and retention report back to the event service, which needs them built
+    # (and the recorder asks `services`, built last, whether a camera publishes).
     service: list[EventService] = []
 
     def media_updated(record: EventRecord) -> None:
@@ -139,8 +140,17 @@ async def _start(
     def deleted(ids: list[str]) -> None:
         service[0].deleted(ids)
 
+    def camera_online(camera_id: str) -> bool:
+        return services.is_online(camera_id)
+
     recorder = EventRecorder(
-        dict(buffers), db.events, media_files, settings.events, metrics, media_updated
+        dict(buffers),
+        db.events,
+        media_files,
+        settings.events,
+        metrics,
+        media_updated,
+        camera_online,
     )
     stack.push_async_callback(recorder.aclose)
     retention = Retention(db.events, media_files, settings.events, deleted)

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 # Re-check the clip's target this often while waiting (a motion_end also wakes the wait).
 WAIT_STEP_S = 1.0
 MIN_PATIENCE_S = 5.0
+SNAPSHOT_SLACK_MS = 3000
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +67,10 @@ class EventRecorder:
         settings: EventSettings,
         metrics: Metrics,
         on_update: Callable[[EventRecord], None],
+        camera_online: Callable[[str], bool],
     ) -> None:
         self._buffers = buffers
+        self._camera_online = camera_online
         self._events = events
         self._media = media
         self._settings = settings
@@ -160,16 +163,22 @@ class EventRecorder:
             self._recordings.pop(event.id, None)
 
     def _offline(self, event: EventRecord, buffer: CameraBuffer[Any]) -> bool:
-        """The buffer does not reach the event and no video has come for a while: waiting
-        would only hold a recording slot (a doorbell whose camera is off still rings)."""
-        stats = buffer.stats()
-        reaches = stats.newest_ms is not None and stats.newest_ms >= event.at_ms
-        age = stats.last_segment_age_ms
-        return not reaches and (age is None or age > self._settings.media_wait_s * 1000)
+        """The buffer does not reach the event and the camera is not publishing: waiting
+        would only hold a recording slot (a doorbell whose camera is off still rings). A camera
+        that has just started publishing is online before its first segment arrives."""
+        newest = buffer.stats().newest_ms
+        reaches = newest is not None and newest >= event.at_ms
+        return not reaches and not self._camera_online(event.camera)
 
     async def _snapshot(self, event: EventRecord, buffer: CameraBuffer[Any]) -> None:
         await buffer.wait_until(event.at_ms + 1, self._settings.media_wait_s)
         shot = await buffer.snapshot_at(event.at_ms)
+        if shot is None:
+            # Just before the camera's first segment (motion seen as a stream starts, or a
+            # gap): the first frame after it, if it is close enough to show the same scene.
+            later = buffer.plan(event.at_ms, event.at_ms + SNAPSHOT_SLACK_MS)
+            if later is not None:
+                shot = await buffer.snapshot_at(later.start_ms)
         if shot is None:
             logger.info("event %s: no video at %d for a snapshot", event.id, event.at_ms)
             updated = await self._events.set_snapshot(event.id, "failed", None, None)

@@ -56,7 +56,8 @@ class GrowingBuffer:
 
     def __init__(self) -> None:
         self.newest_ms = T0 + 500  # the event's own frame is in
-        self.age_ms: int | None = 100  # and the camera is sending
+        self.online = True  # and the camera publishes
+        self.first_ms = T0 - 10_000
         self.changed = asyncio.Condition()
         self.planned: list[tuple[int, int]] = []
 
@@ -66,7 +67,7 @@ class GrowingBuffer:
             self.changed.notify_all()
 
     def stats(self) -> Stats:
-        return Stats(self.newest_ms, self.age_ms)
+        return Stats(self.newest_ms, None)
 
     async def wait_until(self, ms: int, timeout_s: float) -> bool:
         async with self.changed:
@@ -77,15 +78,15 @@ class GrowingBuffer:
             return self.newest_ms >= ms
 
     async def snapshot_at(self, at_ms: int) -> tuple[Seg, int, bytes] | None:
-        if at_ms > self.newest_ms:
+        if not self.first_ms <= at_ms <= self.newest_ms:
             return None
         start = at_ms - at_ms % 1000
         return Seg(1, 1, start, start + 1000), at_ms, b"\xff\xd8jpeg\xff\xd9"
 
     def plan(self, start_ms: int, end_ms: int) -> Plan | None:
         self.planned.append((start_ms, end_ms))
-        end = min(end_ms, self.newest_ms)
-        return Plan(f"{start_ms}-{end}", start_ms, end) if end > start_ms else None
+        start, end = max(start_ms, self.first_ms), min(end_ms, self.newest_ms)
+        return Plan(f"{start}-{end}", start, end) if end > start else None
 
     async def assemble(self, plan: Plan, fmt: ClipFormat, out: Path) -> WholeFile:
         data = f"{fmt}:{plan.start_ms}-{plan.end_ms}".encode()
@@ -177,6 +178,7 @@ def recorder(
         settings,
         Metrics(),
         updates,
+        lambda _camera: buffer.online,
     )
 
 
@@ -258,6 +260,7 @@ async def test_a_camera_that_stops_sending_ends_the_clip_with_what_there_is(
         EventSettings(pre_roll_s=2, post_roll_s=3, media_wait_s=1),
         Metrics(),
         updates,
+        lambda _camera: buffer.online,
     )
     rec.record(events.rows[EVENT_ID])
     await buffer.grow_to(T0 + 1000)  # then nothing more
@@ -269,7 +272,7 @@ async def test_a_camera_that_stops_sending_ends_the_clip_with_what_there_is(
 @pytest.mark.anyio
 async def test_no_video_at_all_fails_both_at_once(tmp_path: Path) -> None:
     buffer, updates = GrowingBuffer(), Updates()
-    buffer.newest_ms, buffer.age_ms = T0 - 60_000, 60_000  # the camera is off
+    buffer.newest_ms, buffer.online = T0 - 60_000, False  # the camera is off
     events = Events(event("ring"))
     rec = recorder(tmp_path, buffer, events, updates)
     rec.record(events.rows[EVENT_ID])
@@ -284,7 +287,7 @@ async def test_no_video_at_all_fails_both_at_once(tmp_path: Path) -> None:
 @pytest.mark.anyio
 async def test_a_camera_that_comes_back_in_time_gets_its_media(tmp_path: Path) -> None:
     buffer, updates = GrowingBuffer(), Updates()
-    buffer.newest_ms, buffer.age_ms = T0 - 200, 300  # a second late, but sending
+    buffer.newest_ms = T0 - 60_000  # it just started publishing: no segment yet
     events = Events(event("ring"))
     rec = recorder(tmp_path, buffer, events, updates)
     rec.record(events.rows[EVENT_ID])
@@ -292,4 +295,19 @@ async def test_a_camera_that_comes_back_in_time_gets_its_media(tmp_path: Path) -
     await updates.until(lambda: events.rows[EVENT_ID].snapshot_state == "ready")
     await buffer.grow_to(T0 + 3000)
     await updates.until(lambda: events.rows[EVENT_ID].clip_state == "ready")
+    await rec.aclose()
+
+
+@pytest.mark.anyio
+async def test_an_event_just_before_the_first_segment_gets_the_first_frame(
+    tmp_path: Path,
+) -> None:
+    buffer, updates = GrowingBuffer(), Updates()
+    buffer.first_ms = T0 + 1200  # the stream's video starts 1.2 s after the event
+    events = Events(event("ring"))
+    rec = recorder(tmp_path, buffer, events, updates)
+    rec.record(events.rows[EVENT_ID])
+    await buffer.grow_to(T0 + 2200)
+    await updates.until(lambda: events.rows[EVENT_ID].snapshot_state == "ready")
+    assert events.rows[EVENT_ID].snapshot_at_ms == T0 + 1200
     await rec.aclose()
