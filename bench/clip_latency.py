@@ -6,7 +6,12 @@ synthetic 15-minute buffer (lavfi, 640x480, 25 fps, 1-s GOP, ~1.5 Mbit/s CBR), o
 loopback, for 30-, 300- and 900-s clips: time to first byte, total, MB/s, ratio. Every
 request asks for a different range, so neither side answers from a cache.
 
-    .venv/bin/python bench/clip_latency.py            # 5 repeats (about 4 minutes)
+The buffer is laid down as the segmenter leaves it: segment files plus sidecar lines with
+each segment's sample index (`segmenter.samples.index_file`, what ingest runs once per
+segment). That indexing is timed here too: its CPU per segment and its bytes are the cost
+of the concatenating clip path.
+
+    .venv/bin/python bench/clip_latency.py            # 5 repeats (1-2 minutes)
     .venv/bin/python bench/clip_latency.py --quick    # 1 repeat
 """
 
@@ -30,14 +35,27 @@ from urllib.parse import parse_qs, urlsplit
 from _common import ffmpeg_bin, free_port, machine, markdown_table, wait_until
 from streams_per_host import Server
 
+from segmenter.samples import index_file
+
 LENGTHS_S = (30, 300, 900)
 SPARE_S = 10  # segments beyond 900 s, so every repeat of the longest clip is a new range
 CAMERA = "bench"
 CURL = shutil.which("curl") or "curl"
 
 
-def build_buffer(directory: Path, seconds: int) -> list[dict[str, object]]:
-    """`seconds` one-second segments ending now, and the sidecar the segmenter would write."""
+@dataclass
+class IngestCost:
+    """Indexing each segment at ingest: thread CPU seconds, index and sidecar-line bytes."""
+
+    cpu_s: list[float]
+    index_bytes: list[int]
+    line_bytes: list[int]
+    plain_line_bytes: list[int]
+
+
+def build_buffer(directory: Path, seconds: int) -> tuple[list[dict[str, object]], IngestCost]:
+    """`seconds` one-second segments ending now, and the sidecar the segmenter would write
+    (with each segment's sample index, timed as ingest would make it)."""
     directory.mkdir(parents=True)
     subprocess.run(
         [ffmpeg_bin(), "-nostdin", "-hide_banner", "-loglevel", "error",
@@ -52,13 +70,28 @@ def build_buffer(directory: Path, seconds: int) -> list[dict[str, object]]:
     files = sorted(directory.glob("seq-*.ts"))
     end = time.time_ns() // 1_000_000
     start = end - 1000 * len(files)
-    rows: list[dict[str, object]] = [
-        {"seq": i, "session": 1, "start_ms": start + i * 1000, "end_ms": start + (i + 1) * 1000,
-         "size": f.stat().st_size, "keyframe_start": True, "file": f.name}
-        for i, f in enumerate(files)
-    ]  # fmt: skip
-    (directory / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return rows
+    rows: list[dict[str, object]] = []
+    cost = IngestCost([], [], [], [])
+    for i, f in enumerate(files):
+        row: dict[str, object] = {
+            "seq": i, "session": 1, "start_ms": start + i * 1000,
+            "end_ms": start + (i + 1) * 1000, "size": f.stat().st_size, "keyframe_start": True,
+            "file": f.name,
+        }  # fmt: skip
+        cost.plain_line_bytes.append(len(json.dumps(row, separators=(",", ":"))) + 1)
+        began = time.thread_time()
+        samples = index_file(f)
+        cost.cpu_s.append(time.thread_time() - began)
+        if samples is None:
+            raise RuntimeError(f"{f.name} could not be indexed")
+        row["samples"] = samples.encode()
+        cost.index_bytes.append(len(samples.blob))
+        cost.line_bytes.append(len(json.dumps(row, separators=(",", ":"))) + 1)
+        rows.append(row)
+    (directory / "index.jsonl").write_text(
+        "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows)
+    )
+    return rows, cost
 
 
 class OriginalClips(BaseHTTPRequestHandler):
@@ -125,13 +158,19 @@ class Row:
         return statistics.median(pick(s) for s in self.samples)
 
 
-def measure(args: argparse.Namespace) -> list[Row]:
+@dataclass
+class Result:
+    rows: list[Row]
+    ingest: IngestCost
+
+
+def measure(args: argparse.Namespace) -> Result:
     repeats = 1 if args.quick else args.repeats
     with tempfile.TemporaryDirectory(prefix="doorbell-bench-clips-", dir="/dev/shm") as shm, \
             tempfile.TemporaryDirectory(prefix="doorbell-bench-clips-") as work:  # fmt: skip
         buffer_dir, work_dir = Path(shm), Path(work)
         print(f"bench: encoding {max(LENGTHS_S) + SPARE_S} s of video...", file=sys.stderr)
-        rows = build_buffer(buffer_dir / CAMERA, max(LENGTHS_S) + SPARE_S)
+        rows, ingest = build_buffer(buffer_dir / CAMERA, max(LENGTHS_S) + SPARE_S)
         server = Server(work_dir, buffer_dir, {CAMERA: "bench-stream-key-0123456789"}, 3600)
         OriginalClips.segments = buffer_dir / CAMERA
         OriginalClips.work = buffer_dir
@@ -169,10 +208,36 @@ def measure(args: argparse.Namespace) -> list[Row]:
         finally:
             original.shutdown()
             server.stop()
-    return results
+    return Result(results, ingest)
 
 
-def markdown(rows: Sequence[Row]) -> str:
+def ingest_markdown(cost: IngestCost, buffer_s: int = 900) -> str:
+    cpu_ms = sorted(c * 1000 for c in cost.cpu_s)
+    p95 = cpu_ms[min(len(cpu_ms) - 1, int(0.95 * len(cpu_ms)))]
+    index_b = statistics.median(cost.index_bytes)
+    plain, line = statistics.median(cost.plain_line_bytes), statistics.median(cost.line_bytes)
+    extra_line = line - plain
+    return markdown_table(
+        ["segments indexed", "CPU per 1-s segment (median / p95)", "% of one core per camera",
+         "index in memory per segment", "sidecar line: without / with index",
+         f"per camera, {buffer_s}-s buffer: memory + sidecar"],
+        [[str(len(cpu_ms)), f"{statistics.median(cpu_ms):.2f} / {p95:.2f} ms",
+          f"{statistics.median(cpu_ms) / 10:.3f} %", f"{index_b / 1000:.1f} kB",
+          f"{plain:.0f} / {line:.0f} B",
+          f"{index_b * buffer_s / 2**20:.1f} MiB + {extra_line * buffer_s / 2**20:.1f}-"
+          f"{2 * extra_line * buffer_s / 2**20:.1f} MiB"]],
+    )  # fmt: skip
+
+
+def markdown(result: Result) -> str:
+    return (
+        clips_markdown(result.rows)
+        + "\n\nSample index at ingest:\n\n"
+        + ingest_markdown(result.ingest)
+    )
+
+
+def clips_markdown(rows: Sequence[Row]) -> str:
     table = []
     by_length = {(r.length_s, r.approach.split(":")[0]): r for r in rows}
     for row in rows:
@@ -209,10 +274,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    rows = measure(args)
+    result = measure(args)
     print(markdown_table(["", ""], [[k, v] for k, v in machine().items()]))
     print()
-    print(markdown(rows))
+    print(markdown(result))
     return 0
 
 

@@ -12,47 +12,38 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from segmenter import sidecar
-from segmenter.clip import ClipFormat, ClipPlan, plan_clip, remux_mp4, write_zip
 from segmenter.config import SegmenterConfig
-from segmenter.errors import ClipError, FfmpegNotFound
-from segmenter.faststart import Layout, faststart_layout
+from segmenter.errors import FfmpegNotFound
 from segmenter.ffmpeg import segmenter_argv, stop_process
 from segmenter.index import SegmentIndex
 from segmenter.listing import parse_list_line, seq_of
 from segmenter.model import ListEntry, Segment, SegmenterStats
 from segmenter.mpegts import HEAD_BYTES, starts_with_keyframe
 from segmenter.placement import place
-from segmenter.snapshot import frame_jpeg, keyframe_jpeg
-from segmenter.threads import stream_from_thread
+from segmenter.reader import BufferReader, delete_files
+from segmenter.samples import index_file
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], int]
-
-# Chunks (~256 KB each) of a streamed clip buffered between the remuxing thread and the
-# HTTP response: the thread waits when the client reads slowly.
-STREAM_QUEUE_CHUNKS = 8
 
 
 def wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _delete(paths: list[Path]) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)
-
-
-class CameraSegmenter:
-    """Owns one camera's directory, index and ffmpeg child."""
+class CameraSegmenter(BufferReader):
+    """Owns one camera's directory, index and ffmpeg child (and reads them: BufferReader)."""
 
     def __init__(self, config: SegmenterConfig, clock: Clock = wall_ms) -> None:
+        super().__init__(
+            config.camera, SegmentIndex(config.camera, config.buffer_ms, config.max_bytes)
+        )
         self.config = config
-        self.index = SegmentIndex(config.camera, config.buffer_ms, config.max_bytes)
         self._clock = clock
         self._recovered = False
         self._session = 0
@@ -68,14 +59,8 @@ class CameraSegmenter:
         self._fast_until = 0.0
         self._stderr_tail: deque[str] = deque(maxlen=5)
         self._first_segment = asyncio.Event()
-        self._arrival = asyncio.Condition()
         # Serialises sidecar appends and rewrites, which run in worker threads.
         self._io_lock = asyncio.Lock()
-        self._snapshot: tuple[Segment, bytes] | None = None
-
-    @property
-    def camera(self) -> str:
-        return self.config.camera
 
     # -- lifecycle -----------------------------------------------------------------------
     async def recover(self) -> int:
@@ -119,104 +104,6 @@ class CameraSegmenter:
         """Return once a segment has been indexed since this object was made or recovered."""
         await self._first_segment.wait()
 
-    @contextlib.asynccontextmanager
-    async def reading(self, start_ms: int, end_ms: int) -> AsyncIterator[list[Segment]]:
-        """Segments covering [start_ms, end_ms), pinned against eviction while in the block."""
-        segments = self.index.covering(start_ms, end_ms)
-        async with self.pinned(segments):
-            yield segments
-
-    @contextlib.asynccontextmanager
-    async def pinned(self, segments: Sequence[Segment]) -> AsyncIterator[None]:
-        """Keep these segments' files while in the block, even if they are evicted meanwhile."""
-        lease = self.index.pin(segments)
-        try:
-            yield
-        finally:
-            freed = self.index.release(lease)
-            if freed:
-                await asyncio.to_thread(_delete, [s.path for s in freed])
-
-    # -- reading: clips, segments, snapshots ---------------------------------------------------
-    def recent(self, count: int | None) -> Sequence[Segment]:
-        """The newest `count` segments (all with None), oldest first."""
-        return self.index.segments if count is None else self.index.tail(count)
-
-    def plan(self, start_ms: int, end_ms: int) -> ClipPlan | None:
-        """The segments that cover [start_ms, end_ms) and the gaps among them (None: none)."""
-        return plan_clip(self.camera, self.index.covering(start_ms, end_ms), self.index.gaps())
-
-    async def assemble(self, plan: ClipPlan, fmt: ClipFormat, out: Path) -> Layout:
-        """Write the clip to `out` (MP4 or ZIP), its segments pinned meanwhile; returns how to
-        send it (an MP4 is sent moov first: faststart without rewriting the file)."""
-        async with self.pinned(plan.segments):
-            return await asyncio.to_thread(_assemble, plan, fmt, out)
-
-    async def stream_fmp4(self, plan: ClipPlan) -> AsyncIterator[bytes]:
-        """Fragmented MP4 of the plan, chunk by chunk as the remuxer writes it."""
-        async with self.pinned(plan.segments):
-            async for chunk in stream_from_thread(
-                lambda sink: remux_mp4(plan.segments, sink, True), STREAM_QUEUE_CHUNKS
-            ):
-                yield chunk
-
-    async def read_segment(self, seq: int) -> bytes | None:
-        """One segment's bytes (an HLS segment is ~200 KB), or None if it is not held."""
-        segment = self.index.by_seq(seq)
-        if segment is None:
-            return None
-        async with self.pinned([segment]):
-            return await asyncio.to_thread(segment.path.read_bytes)
-
-    async def snapshot(self) -> tuple[Segment, bytes] | None:
-        """A JPEG of the newest segment's first frame (a keyframe); cached per segment. If the
-        newest cannot be decoded or encoded, the one before it (a second older) is used."""
-        candidates = list(reversed(self.index.tail(2)))
-        if not candidates:
-            return None
-        cached = self._snapshot
-        if cached is not None and cached[0] == candidates[0]:
-            return cached
-        async with self.pinned(candidates):
-            for i, segment in enumerate(candidates):
-                try:
-                    jpeg = await asyncio.to_thread(keyframe_jpeg, segment.path)
-                except ClipError:
-                    if i == len(candidates) - 1:
-                        raise
-                    logger.warning(
-                        "camera %s: snapshot of %d failed", self.camera, segment.seq, exc_info=True
-                    )
-                    continue
-                self._snapshot = (segment, jpeg)
-                return self._snapshot
-        return None
-
-    async def snapshot_at(self, at_ms: int) -> tuple[Segment, int, bytes] | None:
-        """A JPEG of the frame shown at `at_ms`: (its segment, the frame's time, the JPEG);
-        None if the buffer holds no video then."""
-        covering = self.index.covering(at_ms, at_ms + 1)
-        if not covering:
-            return None
-        segment = covering[0]
-        async with self.pinned([segment]):
-            offset, jpeg = await asyncio.to_thread(
-                frame_jpeg, segment.path, max(at_ms - segment.start_ms, 0)
-            )
-        return segment, segment.start_ms + offset, jpeg
-
-    async def wait_until(self, ms: int, timeout_s: float) -> bool:
-        """Wait (at most `timeout_s`) until the buffer holds video up to `ms`; True if it does."""
-
-        def covered() -> bool:
-            newest = self.index.newest
-            return newest is not None and newest.end_ms >= ms
-
-        async with self._arrival:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrival.wait_for(covered), timeout_s)
-        return covered()
-
     def stats(self) -> SegmenterStats:
         index = self.index
         oldest, newest = index.oldest, index.newest
@@ -256,7 +143,8 @@ class CameraSegmenter:
             self._state = "waiting"
             self._kick.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._kick.wait()
             if self._kick.is_set() and time.monotonic() < self._fast_until:
                 # Woken by a publish: give the relay a moment to register the stream.
                 await asyncio.sleep(self.config.fast_retry_s)
@@ -288,9 +176,8 @@ class CameraSegmenter:
         try:
             while True:
                 try:
-                    line = await asyncio.wait_for(
-                        proc.stdout.readline(), self.config.stall_timeout_s
-                    )
+                    async with asyncio.timeout(self.config.stall_timeout_s):
+                        line = await proc.stdout.readline()
                 except TimeoutError:
                     reason = f"stalled: no segment for {self.config.stall_timeout_s:g}s"
                     break
@@ -346,6 +233,8 @@ class CameraSegmenter:
             logger.warning("camera %s: ffmpeg listed %s but it is gone", self.camera, path)
             return False
         size, keyframe = inspected
+        # Indexed once here so that clips of it are concatenated, not remuxed.
+        samples = await asyncio.to_thread(index_file, path)
         start = place(self.index.newest, session, entry, arrival)
         segment = Segment(
             camera=self.camera,
@@ -356,6 +245,7 @@ class CameraSegmenter:
             size=size,
             path=path,
             keyframe_start=keyframe,
+            samples=samples,
         )
         if not keyframe:
             logger.warning("camera %s: segment %d does not start with a keyframe", self.camera, seq)
@@ -364,8 +254,7 @@ class CameraSegmenter:
         self._last_segment_monotonic = time.monotonic()
         self._first_segment.set()
         self._index_changed.set()
-        async with self._arrival:
-            self._arrival.notify_all()
+        await self._arrived()
         async with self._io_lock:
             await asyncio.to_thread(sidecar.append, self.config.directory, segment)
         self._sidecar_lines += 1
@@ -390,7 +279,7 @@ class CameraSegmenter:
         survivors = list(self.index.segments) if compact else None
 
         def io() -> None:
-            _delete(paths)
+            delete_files(paths)
             if survivors is not None:
                 sidecar.rewrite(self.config.directory, survivors)
 
@@ -407,15 +296,8 @@ class CameraSegmenter:
             deadline = self.index.next_expiry_ms()
             timeout = None if deadline is None else max(deadline - self._clock(), 0) / 1000 + 0.001
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._index_changed.wait(), timeout)
-
-
-def _assemble(plan: ClipPlan, fmt: ClipFormat, out: Path) -> Layout:
-    if fmt == "zip":
-        write_zip(plan.segments, out, f"{plan.key}.m3u8")
-        return Layout.whole(out.stat().st_size)
-    remux_mp4(plan.segments, out, fragmented=False)
-    return faststart_layout(out)
+                async with asyncio.timeout(timeout):
+                    await self._index_changed.wait()
 
 
 def _inspect(path: Path) -> tuple[int, bool] | None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # a type only: this module stays a leaf at run time
+    from segmenter.samples import SegmentSamples
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +22,9 @@ class Segment:
     size: int
     path: Path
     keyframe_start: bool
+    # Where the file's H.264 samples are, indexed once at ingest so clips are concatenated
+    # rather than remuxed; None if not indexed (yet) or not indexable (audio, not H.264).
+    samples: SegmentSamples | None = field(default=None, compare=False, repr=False)
 
     @property
     def duration_ms(self) -> int:

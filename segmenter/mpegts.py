@@ -1,4 +1,4 @@
-"""Reading just enough MPEG-TS to tell whether a segment starts with a keyframe."""
+"""Reading just enough MPEG-TS to see a segment's streams and whether it starts with a keyframe."""
 
 from __future__ import annotations
 
@@ -46,17 +46,40 @@ def _pmt_pid(pat: bytes) -> int | None:
     return None
 
 
-def _video_pid(pmt: bytes) -> int | None:
+def _streams(pmt: bytes) -> list[tuple[int, int]]:
+    """(stream type, pid) of each elementary stream in a PMT section."""
     length = ((pmt[1] & 0x0F) << 8) | pmt[2]
     info_len = ((pmt[10] & 0x0F) << 8) | pmt[11]
     pos, end = 12 + info_len, 3 + length - 4
+    out = []
     while pos + 5 <= end:
         stream_type = pmt[pos]
         pid = ((pmt[pos + 1] & 0x1F) << 8) | pmt[pos + 2]
         es_len = ((pmt[pos + 3] & 0x0F) << 8) | pmt[pos + 4]
+        out.append((stream_type, pid))
+        pos += 5 + es_len
+    return out
+
+
+def _video_pid(pmt: bytes) -> int | None:
+    for stream_type, pid in _streams(pmt):
         if stream_type in VIDEO_STREAM_TYPES:
             return pid
-        pos += 5 + es_len
+    return None
+
+
+def program_streams(head: bytes) -> list[tuple[int, int]] | None:
+    """(stream type, pid) of every elementary stream of the first program, from the PAT and
+    PMT at the start of `head`; None if they are not there or malformed."""
+    pmt_pid = None
+    try:
+        for pid, pusi, _adaptation, payload in _packets(head):
+            if pid == 0 and pusi and pmt_pid is None:
+                pmt_pid = _pmt_pid(_section(payload))
+            elif pid == pmt_pid and pusi:
+                return _streams(_section(payload))
+    except IndexError:
+        return None
     return None
 
 

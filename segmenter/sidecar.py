@@ -13,6 +13,7 @@ from pathlib import Path
 
 from segmenter.listing import seq_of
 from segmenter.model import Segment
+from segmenter.samples import SegmentSamples
 
 logger = logging.getLogger(__name__)
 
@@ -20,18 +21,18 @@ SIDECAR_NAME = "index.jsonl"
 
 
 def encode(segment: Segment) -> str:
-    return json.dumps(
-        {
-            "seq": segment.seq,
-            "session": segment.session,
-            "start_ms": segment.start_ms,
-            "end_ms": segment.end_ms,
-            "size": segment.size,
-            "keyframe_start": segment.keyframe_start,
-            "file": segment.path.name,
-        },
-        separators=(",", ":"),
-    )
+    row: dict[str, object] = {
+        "seq": segment.seq,
+        "session": segment.session,
+        "start_ms": segment.start_ms,
+        "end_ms": segment.end_ms,
+        "size": segment.size,
+        "keyframe_start": segment.keyframe_start,
+        "file": segment.path.name,
+    }
+    if segment.samples is not None:
+        row["samples"] = segment.samples.encode()
+    return json.dumps(row, separators=(",", ":"))
 
 
 def decode(line: str, camera: str, directory: Path) -> Segment | None:
@@ -41,15 +42,17 @@ def decode(line: str, camera: str, directory: Path) -> Segment | None:
         name = str(row["file"])
         if seq_of(name) != int(row["seq"]):
             return None
+        size = int(row["size"])
         return Segment(
             camera=camera,
             seq=int(row["seq"]),
             session=int(row["session"]),
             start_ms=int(row["start_ms"]),
             end_ms=int(row["end_ms"]),
-            size=int(row["size"]),
+            size=size,
             path=directory / name,
             keyframe_start=bool(row["keyframe_start"]),
+            samples=SegmentSamples.decode(row.get("samples"), size),
         )
     except (ValueError, KeyError, TypeError):
         return None
