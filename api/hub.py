@@ -75,7 +75,8 @@ class Hub:
             yield "retry: 3000\n: connected\n\n"
             while not await is_disconnected():
                 try:
-                    notice = await asyncio.wait_for(queue.get(), heartbeat_s)
+                    async with asyncio.timeout(heartbeat_s):  # wait_for can drop a cancel (3.11)
+                        notice = await queue.get()
                 except TimeoutError:
                     yield ": heartbeat\n\n"
                     continue

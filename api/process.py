@@ -18,7 +18,8 @@ async def stop_process(proc: asyncio.subprocess.Process, timeout_s: float = 5.0)
         with contextlib.suppress(ProcessLookupError):
             proc.terminate()
         try:
-            await asyncio.wait_for(proc.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):  # not wait_for: it can drop a cancel (3.11)
+                await proc.wait()
         except TimeoutError:
             logger.warning("pid %s ignored SIGTERM for %.1fs; killing it", proc.pid, timeout_s)
             with contextlib.suppress(ProcessLookupError):

@@ -114,7 +114,8 @@ class EventRecorder:
         recording = self._recordings.get(event_id)
         if recording is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(recording.snapshot_done.wait(), timeout_s)
+                async with asyncio.timeout(timeout_s):  # wait_for can drop a cancel (3.11)
+                    await recording.snapshot_done.wait()
 
     async def recover(self) -> int:
         """After a restart: resume what was pending (the buffer may still hold the video)."""

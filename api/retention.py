@@ -77,7 +77,9 @@ class Retention:
             self._kick.clear()
             await self.enforce()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), PASS_EVERY_S)
+                # Not wait_for: on Python 3.11 it can drop a cancellation (the loop never ends).
+                async with asyncio.timeout(PASS_EVERY_S):
+                    await self._kick.wait()
 
     async def enforce(self) -> Decision:
         cutoff = self._clock() - round(self._settings.retention_days * 86_400_000)

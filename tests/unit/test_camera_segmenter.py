@@ -91,7 +91,8 @@ async def test_a_stalled_ffmpeg_is_stopped_and_restarted(tmp_path: Path) -> None
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await task
+            async with asyncio.timeout(15):  # a cancel the loop dropped would hang here
+                await task
     assert camera.stats().pid is None
 
 
@@ -117,7 +118,8 @@ async def test_real_ffmpeg_segments_are_indexed_and_recovered(
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await task
+            async with asyncio.timeout(15):  # a cancel the loop dropped would hang here
+                await task
     segments = list(camera.index.segments)
     first_run = [s for s in segments if s.session == 1]
     assert len(first_run) >= 5
