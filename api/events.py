@@ -143,6 +143,8 @@ class EventService:
         deleted = await self._db.events.delete(ids)
         await self._media.remove([p for e in deleted for p in (e.clip_path, e.snapshot_path)])
         gone = [e.id for e in deleted]
+        for event_id in gone:
+            self._alerted.pop(event_id, None)  # no clip will follow
         if gone:
             self.deleted(gone)
         return gone
@@ -150,6 +152,7 @@ class EventService:
     async def clear(self) -> int:
         deleted = await self._db.events.clear()
         await self._media.remove([p for e in deleted for p in (e.clip_path, e.snapshot_path)])
+        self._alerted.clear()
         self._hub.publish(Notice("events_cleared", {"count": len(deleted)}))
         return len(deleted)
 
