@@ -216,7 +216,7 @@ async def test_a_ring_gets_its_snapshot_then_its_clip_once_the_post_roll_is_in(
     await updates.until(lambda: events.rows[EVENT_ID].snapshot_state == "ready")
     assert events.rows[EVENT_ID].clip_state == "pending"
     await buffer.grow_to(T0 + 2000)
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.05)  # turns for the recorder to (wrongly) finish: an absence
     assert events.rows[EVENT_ID].clip_state == "pending"  # post-roll not in yet
     await buffer.grow_to(T0 + 3000)
     await updates.until(lambda: events.rows[EVENT_ID].clip_state == "ready")
@@ -236,7 +236,7 @@ async def test_a_motion_clip_runs_until_its_end_plus_the_post_roll(tmp_path: Pat
     rec.record(events.rows[EVENT_ID])
     for ms in range(T0 + 1000, T0 + 9000, 1000):  # motion goes on past the post-roll
         await buffer.grow_to(ms)
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # turns for the recorder to (wrongly) finish early
     assert events.rows[EVENT_ID].clip_state == "pending"
     rec.motion_ended(EVENT_ID, T0 + 8000)
     await buffer.grow_to(T0 + 11_000)
