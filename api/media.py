@@ -87,16 +87,8 @@ class MediaFiles:
         if paths:
             await asyncio.to_thread(_unlink_all, paths)
 
-    @contextlib.contextmanager
-    def lease(self, rel: str) -> Iterator[None]:
-        """Held while a file is being sent: retention leaves it alone."""
-        self.acquire(rel)
-        try:
-            yield
-        finally:
-            self.release(rel)
-
     def acquire(self, rel: str) -> None:
+        """Held while a file is being sent (until `release`): retention leaves it alone."""
         self._leases[rel] += 1
 
     def release(self, rel: str) -> None:

@@ -134,14 +134,14 @@ class EventRecorder:
         event = recording.event
         try:
             buffer = self._buffers.get(event.camera)
-            if busy or buffer is None or self._offline(event, buffer):
-                why = (
-                    "too many recordings at once"
-                    if busy
-                    else "camera no longer configured"
-                    if buffer is None
-                    else "the camera sends no video"
-                )
+            why = None
+            if busy:
+                why = "too many recordings at once"
+            elif buffer is None:
+                why = "camera no longer configured"
+            elif self._offline(event, buffer):
+                why = "the camera sends no video"
+            if why is not None or buffer is None:  # (the second: for the type checker)
                 logger.warning("event %s: no media (%s)", event.id, why)
                 await self._fail(event, snapshot=True, clip=True)
                 return

@@ -254,10 +254,10 @@ class CameraSegmenter(BufferReader):
         self._last_segment_monotonic = time.monotonic()
         self._first_segment.set()
         self._index_changed.set()
-        await self._arrived()
         async with self._io_lock:
             await asyncio.to_thread(sidecar.append, self.config.directory, segment)
         self._sidecar_lines += 1
+        await self._arrived()  # after the sidecar line: a waiter sees a segment that lasts
         await self.evict()
         return True
 

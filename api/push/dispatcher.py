@@ -190,7 +190,7 @@ class PushDispatcher:
                 return
             self._counts["retrying"] += 1
             try:
-                await asyncio.sleep(delay)
+                await asyncio.sleep(delay)  # the retry backoff (or FCM's Retry-After)
             finally:
                 self._counts["retrying"] -= 1
             if _age_s(job) >= ttl_s:

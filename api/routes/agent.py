@@ -15,15 +15,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from api.events import wall_ms
 from api.ingest import AgentEvent, place_in_time
 from api.routes.deps import ServicesDep
 from api.services import Services
 
 router = APIRouter(prefix="/agent", tags=["agent"])
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _answer(

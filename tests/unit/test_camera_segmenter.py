@@ -11,7 +11,7 @@ import pytest
 from segmenter import CameraSegmenter, SegmenterConfig, sidecar
 from segmenter.errors import ClipError
 from segmenter.model import Segment
-from tests.conftest import require_binary
+from tests.segmenting import segment_file
 
 pytestmark = pytest.mark.anyio
 
@@ -99,27 +99,7 @@ async def test_a_stalled_ffmpeg_is_stopped_and_restarted(tmp_path: Path) -> None
 async def test_real_ffmpeg_segments_are_indexed_and_recovered(
     tmp_path: Path, h264_file: Path
 ) -> None:
-    ffmpeg = require_binary("ffmpeg")
-    flv = tmp_path / "in.flv"
-    proc = await asyncio.create_subprocess_exec(
-        ffmpeg, "-v", "error", "-framerate", "25", "-i", str(h264_file), "-t", "6",
-        "-c", "copy", "-f", "flv", str(flv),
-    )  # fmt: skip
-    assert await asyncio.wait_for(proc.wait(), 60) == 0
-    config = SegmenterConfig("front", str(flv), tmp_path / "front", ffmpeg=ffmpeg)
-    camera = CameraSegmenter(config)
-    task = asyncio.create_task(camera.run())
-    try:
-        await asyncio.wait_for(camera.wait_first_segment(), 20)
-        for _ in range(500):  # a file source runs faster than real time: all 6 come quickly
-            if len(camera.index) >= 5:
-                break
-            await asyncio.sleep(0.02)
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            async with asyncio.timeout(15):  # a cancel the loop dropped would hang here
-                await task
+    config, camera = await segment_file(h264_file, tmp_path)
     segments = list(camera.index.segments)
     first_run = [s for s in segments if s.session == 1]
     assert len(first_run) >= 5

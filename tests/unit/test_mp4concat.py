@@ -4,7 +4,6 @@ segments that cannot be indexed take the remux path."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import struct
 import subprocess
@@ -26,6 +25,7 @@ from segmenter.mp4concat import concat_mp4, timeline
 from segmenter.mp4write import Track, head, mdat_header
 from segmenter.samples import SegmentSamples, index_file
 from tests.conftest import require_binary
+from tests.segmenting import segment_file
 from tests.tsmux import choppy, mux, real_access_units
 
 T0 = 1_800_000_000_000
@@ -323,27 +323,7 @@ async def test_the_segmenter_indexes_at_ingest_and_the_sidecar_keeps_it(
     tmp_path: Path, h264_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The real ffmpeg segmenter (FLV in, as from the relay) through to a clip."""
-    ffmpeg = require_binary("ffmpeg")
-    flv = tmp_path / "in.flv"
-    proc = await asyncio.create_subprocess_exec(
-        ffmpeg, "-v", "error", "-framerate", "25", "-i", str(h264_file), "-t", "6",
-        "-c", "copy", "-f", "flv", str(flv),
-    )  # fmt: skip
-    assert await asyncio.wait_for(proc.wait(), 60) == 0
-    config = SegmenterConfig("front", str(flv), tmp_path / "front", ffmpeg=ffmpeg)
-    camera = CameraSegmenter(config)
-    task = asyncio.create_task(camera.run())
-    try:
-        await asyncio.wait_for(camera.wait_first_segment(), 20)
-        for _ in range(500):  # a file source runs faster than real time
-            if len(camera.index) >= 5:
-                break
-            await asyncio.sleep(0.02)
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            async with asyncio.timeout(15):  # a cancel the loop dropped would hang here
-                await task
+    config, camera = await segment_file(h264_file, tmp_path)
     segments = [s for s in camera.index.segments if s.session == 1][:5]
     assert len(segments) == 5
     assert all(s.samples is not None for s in segments)
