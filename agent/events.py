@@ -1,33 +1,22 @@
-"""The agent's event value type and its wire payload (pinned by agent/schemas/event.schema.json)."""
+"""The agent's event value type and its wire payload (the contract: common/schemas/event.schema.json)."""
 
 from __future__ import annotations
 
-import json
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib.resources import files
-from typing import Any, Literal, cast, get_args
+from typing import Any, cast
 
-Kind = Literal["ring", "motion_start", "motion_end"]
-KINDS: tuple[Kind, ...] = get_args(Kind)
+from common.events import EVENT_KINDS, EventKind
+from common.events import event_schema as event_schema
+from common.ids import CAMERA_ID
+
+Kind = EventKind
+KINDS = EVENT_KINDS
 RING: Kind = "ring"
-
-# The server's rule for camera ids (api/config.py CAMERA_ID); the two meet only on the wire.
-CAMERA_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-
-# The JSON Schema of the payload, shipped as package data and shared with the contract tests.
-EVENT_SCHEMA = files("agent") / "schemas" / "event.schema.json"
 
 Box = tuple[float, float, float, float]
 _FIELDS = frozenset({"id", "camera", "kind", "at_ms", "score", "box"})
-
-
-def event_schema() -> dict[str, Any]:
-    """The payload's JSON Schema (draft 2020-12)."""
-    schema: dict[str, Any] = json.loads(EVENT_SCHEMA.read_text(encoding="utf-8"))
-    return schema
 
 
 def _is_number(value: object) -> bool:

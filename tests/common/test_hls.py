@@ -1,0 +1,61 @@
+"""The one HLS playlist writer: sliding (live, rewind) and VOD (inside ZIP clips)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from common.hls import media_playlist
+
+
+@dataclass(frozen=True)
+class Seg:
+    seq: int
+    session: int
+    start_ms: int
+    duration_ms: int
+
+
+def _segments() -> list[Seg]:
+    return [
+        Seg(10, 2, 1_700_000_000_000, 1000),
+        Seg(11, 2, 1_700_000_001_000, 1000),
+        Seg(12, 3, 1_700_000_005_000, 1480),
+    ]
+
+
+def test_sliding_playlist_with_discontinuities_and_dates() -> None:
+    text = media_playlist(_segments(), lambda s: f"segments/{s.seq}.ts", min_target_s=2)
+    assert text.splitlines() == [
+        "#EXTM3U",
+        "#EXT-X-VERSION:3",
+        "#EXT-X-TARGETDURATION:2",
+        "#EXT-X-MEDIA-SEQUENCE:10",
+        "#EXT-X-DISCONTINUITY-SEQUENCE:1",
+        "#EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:13:20.000+00:00",
+        "#EXTINF:1.000,",
+        "segments/10.ts",
+        "#EXTINF:1.000,",
+        "segments/11.ts",
+        "#EXT-X-DISCONTINUITY",
+        "#EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:13:25.000+00:00",
+        "#EXTINF:1.480,",
+        "segments/12.ts",
+    ]
+
+
+def test_vod_playlist_ends_and_has_no_discontinuity_sequence() -> None:
+    lines = media_playlist(_segments(), lambda s: f"seq-{s.seq:09d}.ts", vod=True).splitlines()
+    assert lines[2] == "#EXT-X-TARGETDURATION:2"  # the longest segment, rounded up
+    assert "#EXT-X-PLAYLIST-TYPE:VOD" in lines
+    assert not any(line.startswith("#EXT-X-DISCONTINUITY-SEQUENCE") for line in lines)
+    assert lines.count("#EXT-X-DISCONTINUITY") == 1
+    assert lines[-1] == "#EXT-X-ENDLIST"
+
+
+def test_one_second_segments_declare_a_one_second_target() -> None:
+    one_s = [Seg(1, 1, 0, 1000), Seg(2, 1, 1000, 1000)]
+    assert "#EXT-X-TARGETDURATION:1" in media_playlist(one_s, str).splitlines()
+
+
+def test_empty_buffer_is_a_valid_playlist() -> None:
+    assert media_playlist([], lambda s: "x").startswith("#EXTM3U\n#EXT-X-VERSION:3\n")
