@@ -1,1 +1,3 @@
-"""The server's HTTP face: auth, routes, the relay's callbacks, and the wiring."""
+"""The server: the HTTP face (`http/`), video out of the buffer (`video/`), the event domain
+(`events/`), push (`push/`), storage (`store/`) and the relay (`relay/`); `app.py` wires them.
+"""

@@ -1,49 +1,89 @@
-"""Wiring: `create_app(settings)` builds the FastAPI app whose lifespan owns the relay, the
-segmenters and the supervisor. It imports everything; nothing imports it but the CLI."""
+"""Wiring: `create_app(settings)` builds the FastAPI app whose lifespan builds, in one order
+read top to bottom, everything a running server owns, and undoes it in reverse at shutdown.
+It imports everything (the segmenter included); nothing imports it but the CLI and tests."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, FastAPI
 
-from api.auth import Access
-from api.clips import ClipService
 from api.config import Settings
-from api.errors import (
-    BadRequest,
-    ClipsBusy,
-    ConfigError,
-    Conflict,
-    NotFound,
-    OutsideBuffer,
-    RelayError,
-    RelayNotReady,
-)
-from api.events import Devices, EventService
-from api.hub import Hub
-from api.media import MediaFiles
-from api.metrics import Metrics
+from api.errors import ConfigError, RelayError, RelayNotReady
+from api.events.devices import Devices
+from api.events.files import MediaFiles
+from api.events.history import EventHistory
+from api.events.hub import Hub
+from api.events.ingest import EventIngest
+from api.events.notifications import Notifications
+from api.events.recorder import EventRecorder
+from api.events.retention import Retention
+from api.http import handlers
+from api.http.auth import Access
+from api.http.deps import AppState
+from api.http.routes import agent, cameras, devices, events, health, relay_hooks, video
+from api.http.signing import UrlSigner
+from api.metrics import Metrics, Sample, SeriesKind
 from api.push.dispatcher import PushDispatcher
-from api.push.notifier import build_notifier
-from api.recorder import EventRecorder
-from api.records import EventRecord
-from api.relay import Relay
-from api.retention import Retention
-from api.routes import agent, cameras, devices, events, health, media, relay_hooks
-from api.services import Services
-from api.signing import UrlSigner
+from api.push.notifier import Notifier, build_notifier
+from api.relay.presence import Presence
+from api.relay.process import Relay
 from api.store import Database, StoreError
 from api.supervisor import FatalHandler, Supervisor
+from api.video.clips import ClipService
+from api.video.ports import BufferStats, SupervisedBuffer
 from segmenter import CameraSegmenter, SegmenterConfig
 from segmenter.errors import ClipError
 
 logger = logging.getLogger(__name__)
+
+Buffers = Mapping[str, SupervisedBuffer[Any]]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    on_fatal: FatalHandler | None = None,
+    buffers: Buffers | None = None,
+    notifier: Notifier | None = None,
+) -> FastAPI:
+    """The server. `on_fatal` is called when a supervised loop dies (the CLI then exits).
+    `buffers` (one per configured camera) and `notifier` replace the segmenters and the
+    push service built from the settings: tests hand in fakes held to the same protocols."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[AppState]:
+        async with contextlib.AsyncExitStack() as stack:
+            yield await _start(settings, stack, on_fatal, buffers, notifier)
+
+    app = FastAPI(
+        title="Doorbell",
+        version=importlib.metadata.version("doorbell"),
+        summary="Self-hosted smart doorbell: cameras, rolling buffer, clips, events and push.",
+        lifespan=lifespan,
+    )
+    v1 = APIRouter(
+        prefix="/api/v1",
+        dependencies=[Depends(Access())],
+        responses=handlers.error_responses(
+            401, 403, _403="a signed URL that is expired or not valid for this path"
+        ),
+    )
+    for module in (cameras, video, events, devices):
+        v1.include_router(module.router)
+    app.include_router(v1)
+    # Doorbells authenticate with their camera's device token, not with the app tokens.
+    app.include_router(agent.router, prefix="/api/v1")
+    app.include_router(health.router)
+    app.include_router(relay_hooks.router)
+    handlers.install(app, assembly_errors=(ClipError,))
+    return app
 
 
 def segmenter_config(settings: Settings, camera_id: str) -> SegmenterConfig:
@@ -58,43 +98,34 @@ def segmenter_config(settings: Settings, camera_id: str) -> SegmenterConfig:
     )
 
 
-def create_app(settings: Settings, on_fatal: FatalHandler | None = None) -> FastAPI:
-    """The server. `on_fatal` is called when a supervised loop dies (the CLI then exits)."""
+@dataclass(frozen=True, slots=True)
+class EventParts:
+    """The event domain as built by `_build_events`."""
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        async with contextlib.AsyncExitStack() as stack:
-            services = await _start(settings, on_fatal, stack)
-            yield {"services": services}
-
-    app = FastAPI(
-        title="Doorbell",
-        version="0.1.0",
-        summary="Self-hosted smart doorbell: cameras, rolling buffer, clips, events and push.",
-        lifespan=lifespan,
-    )
-    v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(Access())])
-    v1.include_router(cameras.router)
-    v1.include_router(media.router)
-    v1.include_router(events.router)
-    v1.include_router(devices.router)
-    app.include_router(v1)
-    # Doorbells authenticate with their camera's device token, not with the app tokens.
-    app.include_router(agent.router, prefix="/api/v1")
-    app.include_router(health.router)
-    app.include_router(relay_hooks.router)
-    _install_error_handlers(app)
-    return app
+    hub: Hub
+    devices: Devices
+    dispatcher: PushDispatcher
+    recorder: EventRecorder
+    retention: Retention
+    ingest: EventIngest
+    history: EventHistory
 
 
 async def _start(
-    settings: Settings, on_fatal: FatalHandler | None, stack: contextlib.AsyncExitStack
-) -> Services:
+    settings: Settings,
+    stack: contextlib.AsyncExitStack,
+    on_fatal: FatalHandler | None,
+    buffers: Buffers | None,
+    notifier: Notifier | None,
+) -> AppState:
     """Build and start everything; `stack` undoes it in reverse order at shutdown."""
     supervisor = Supervisor(on_fatal if settings.exit_on_fatal else None)
-    stack.push_async_callback(supervisor.aclose)
     metrics = Metrics()
-    buffers = {c.id: CameraSegmenter(segmenter_config(settings, c.id)) for c in settings.cameras}
+    if buffers is None:
+        buffers = {
+            c.id: CameraSegmenter(segmenter_config(settings, c.id)) for c in settings.cameras
+        }
+    presence = Presence(buffers)
     clips = ClipService(
         settings.clip_dir,
         settings.clip_concurrency,
@@ -103,88 +134,172 @@ async def _start(
         settings.clip_cache_max_bytes,
         on_assembled=metrics.clip_latency.observe,
     )
-    signer = UrlSigner(settings.signing_key, settings.signed_url_seconds)
     await clips.start()
     stack.push_async_callback(clips.aclose)
+    signer = UrlSigner(settings.signing_key, settings.signed_url_seconds)
+    db = await _open_store(settings, stack)
+    if notifier is None:
+        notifier = _notifier(settings)
+    stack.push_async_callback(notifier.aclose)
+    parts = await _build_events(settings, db, buffers, presence, signer, notifier, metrics)
+    stack.push_async_callback(parts.recorder.aclose)
+    _sample(metrics, supervisor, buffers, presence, clips, parts)
+    # Closed first at shutdown: the loops stop before what they use (the database) closes.
+    stack.push_async_callback(supervisor.aclose)
+    await _start_loops(settings, supervisor, buffers, parts)
+    return AppState(
+        settings=settings,
+        supervisor=supervisor,
+        metrics=metrics,
+        buffers=buffers,
+        presence=presence,
+        clips=clips,
+        signer=signer,
+        hub=parts.hub,
+        ingest=parts.ingest,
+        history=parts.history,
+        devices=parts.devices,
+    )
 
+
+async def _open_store(settings: Settings, stack: contextlib.AsyncExitStack) -> Database:
     try:
         db = await Database.open(settings.database)
     except StoreError as exc:
         raise ConfigError(f"database_url: {exc}") from exc
     stack.push_async_callback(db.aclose)
+    return db
+
+
+def _notifier(settings: Settings) -> Notifier:
     try:
-        notifier = build_notifier(settings.push.credentials_file, settings.push.project_id)
+        return build_notifier(settings.push.credentials_file, settings.push.project_id)
     except ValueError as exc:
         raise ConfigError(f"push.credentials_file: {exc}") from exc
-    stack.push_async_callback(notifier.aclose)
-    media_files = MediaFiles(settings.media_root)
-    await media_files.start()
+
+
+async def _build_events(
+    settings: Settings,
+    db: Database,
+    buffers: Buffers,
+    presence: Presence,
+    signer: UrlSigner,
+    notifier: Notifier,
+    metrics: Metrics,
+) -> EventParts:
+    """The event domain, each part built after what it reports to: no cycle."""
+    files = MediaFiles(settings.media_root)
+    await files.start()
     hub = Hub()
-    device_cache = Devices(db)
+    devices = Devices(db.devices)
     dispatcher = PushDispatcher(
         notifier,
         db.deliveries,
-        device_cache,
+        devices,
         queue_size=settings.push.queue,
         concurrency=settings.push.concurrency,
         on_attempt=metrics.pushes.inc,
         on_first_send=metrics.push_latency.observe,
     )
-    # The recorder and retention report back to the event service, which needs them built
-    # (and the recorder asks `services`, built last, whether a camera publishes).
-    service: list[EventService] = []
-
-    def media_updated(record: EventRecord) -> None:
-        service[0].media_updated(record)
-
-    def deleted(ids: list[str]) -> None:
-        service[0].deleted(ids)
-
-    def camera_online(camera_id: str) -> bool:
-        return services.is_online(camera_id)
-
+    notifications = Notifications(
+        hub,
+        devices,
+        dispatcher,
+        push=settings.push,
+        camera_name=settings.camera_name,
+        signer=signer,
+        public_base=settings.public_base,
+        metrics=metrics,
+    )
+    retention = Retention(db.events, files, settings.events, on_deleted=notifications.deleted)
     recorder = EventRecorder(
         dict(buffers),
         db.events,
-        media_files,
+        files,
         settings.events,
         metrics,
-        media_updated,
-        camera_online,
+        on_update=notifications.media_updated,
+        on_clip_saved=retention.kick,
+        camera_online=presence.is_online,
     )
-    stack.push_async_callback(recorder.aclose)
-    retention = Retention(db.events, media_files, settings.events, deleted)
-    service.append(
-        EventService(
-            settings,
-            db,
-            media_files,
-            hub,
-            signer,
-            metrics,
-            device_cache,
-            dispatcher,
-            recorder,
-            retention,
-        )
+    ingest = EventIngest(db.events, notifications, recorder, metrics)
+    history = EventHistory(
+        db.events,
+        db.deliveries,
+        files,
+        notifications,
+        recorder,
+        media_wait_s=settings.events.media_wait_s,
+        clip_retry_s=int(settings.events.post_roll_s) + 2,
     )
-    services = Services(
-        settings,
-        supervisor,
-        dict(buffers),
-        settings.relay.enabled,
-        signer,
-        clips,
-        db=db,
-        events=service[0],
-        devices=device_cache,
-        media=media_files,
-        hub=hub,
-        recorder=recorder,
-        dispatcher=dispatcher,
-        metrics=metrics,
+    return EventParts(hub, devices, dispatcher, recorder, retention, ingest, history)
+
+
+def _sample(
+    metrics: Metrics,
+    supervisor: Supervisor,
+    buffers: Buffers,
+    presence: Presence,
+    clips: ClipService,
+    parts: EventParts,
+) -> None:
+    """Series read at each scrape from the objects that own the state."""
+
+    def per_camera(value: Callable[[str, BufferStats], int | float]) -> Callable[[], list[Sample]]:
+        return lambda: [((c,), value(c, b.stats())) for c, b in buffers.items()]
+
+    def clip_stat(key: str) -> Callable[[], list[Sample]]:
+        return lambda: [((), clips.stats()[key])]
+
+    camera = ("camera",)
+    buffer_series: tuple[tuple[str, str, Callable[[], list[Sample]], SeriesKind], ...] = (
+        ("doorbell_buffer_seconds", "Seconds of video in the rolling buffer.",
+         per_camera(lambda _c, s: float(s.seconds)), "gauge"),
+        ("doorbell_buffer_bytes", "Bytes of video in the rolling buffer.",
+         per_camera(lambda _c, s: s.bytes), "gauge"),
+        ("doorbell_segmenter_restarts_total", "ffmpeg sessions that ended and were restarted.",
+         per_camera(lambda _c, s: s.restarts), "counter"),
+        ("doorbell_camera_online", "1 while the camera publishes.",
+         per_camera(lambda c, _s: int(presence.is_online(c))), "gauge"),
+    )  # fmt: skip
+    for name, text, read, kind in buffer_series:
+        metrics.sample(name, text, read, labels=camera, kind=kind)
+    metrics.sample(
+        "doorbell_loop_up",
+        "1 unless the supervised loop died.",
+        lambda: [((h.name,), int(h.state != "dead")) for h in supervisor.health()],
+        labels=("loop",),
     )
-    # Recover every buffer before serving, so no request sees a half-built index.
+    clip_series: tuple[tuple[str, str, str, SeriesKind], ...] = (
+        ("assemblies", "doorbell_clip_assemblies_total",
+         "Clip assemblies (not cache hits or shared waits).", "counter"),
+        ("running", "doorbell_clip_running", "Clip assemblies running now.", "gauge"),
+        ("peak_running", "doorbell_clip_running_peak",
+         "Most clip assemblies ever running at once.", "gauge"),
+        ("waiting", "doorbell_clip_waiting", "Clip requests waiting for an assembly slot.",
+         "gauge"),
+    )  # fmt: skip
+    for key, name, text, kind in clip_series:
+        metrics.sample(name, text, clip_stat(key), kind=kind)
+    metrics.sample(
+        "doorbell_event_recordings",
+        "Event snapshots and clips being made now.",
+        lambda: [((), parts.recorder.active)],
+    )
+    metrics.sample(
+        "doorbell_push_queue",
+        "Push jobs waiting or being sent.",
+        lambda: [((k,), v) for k, v in sorted(parts.dispatcher.stats().items())],
+        labels=("state",),
+    )
+
+
+async def _start_loops(
+    settings: Settings, supervisor: Supervisor, buffers: Buffers, parts: EventParts
+) -> None:
+    """Recover every buffer before serving (no request sees a half-built index), then start
+    the relay (and wait until it accepts), the segmenters, push, retention and the media of
+    events that were pending when the server stopped."""
     for buffer in buffers.values():
         await buffer.recover()
     if settings.relay.enabled:
@@ -193,12 +308,11 @@ async def _start(
         await _relay_ready(relay, supervisor, settings.relay.ready_timeout_s)
     for camera_id, buffer in buffers.items():
         supervisor.start(f"segmenter:{camera_id}", buffer.run, transient=(OSError,))
-    supervisor.start("push", dispatcher.run)
-    supervisor.start("retention", retention.run, transient=(OSError, StoreError))
-    resumed = await recorder.recover()
+    supervisor.start("push", parts.dispatcher.run)
+    supervisor.start("retention", parts.retention.run, transient=(OSError, StoreError))
+    resumed = await parts.recorder.recover()
     if resumed:
         logger.info("resuming the snapshots and clips of %d events", resumed)
-    return services
 
 
 async def _relay_ready(relay: Relay, supervisor: Supervisor, timeout_s: float) -> None:
@@ -215,57 +329,3 @@ async def _relay_ready(relay: Relay, supervisor: Supervisor, timeout_s: float) -
             await asyncio.wait({ready}, timeout=0.05)
     finally:
         ready.cancel()
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(NotFound)
-    async def not_found(request: Request, exc: NotFound) -> JSONResponse:
-        body: dict[str, Any] = {"detail": str(exc)}
-        if exc.allowed is not None:
-            body["allowed"] = exc.allowed
-        return JSONResponse(body, status_code=404)
-
-    @app.exception_handler(BadRequest)
-    async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:
-        return JSONResponse({"detail": str(exc), "parameter": exc.parameter}, status_code=422)
-
-    @app.exception_handler(OutsideBuffer)
-    async def outside(request: Request, exc: OutsideBuffer) -> JSONResponse:
-        available = None
-        if exc.start_ms is not None:
-            available = {"start_ms": exc.start_ms, "end_ms": exc.end_ms}
-        return JSONResponse({"detail": str(exc), "available": available}, status_code=416)
-
-    @app.exception_handler(Conflict)
-    async def conflict(request: Request, exc: Conflict) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
-
-    @app.exception_handler(StoreError)
-    async def store_failed(request: Request, exc: StoreError) -> JSONResponse:
-        # The database is busy, full or gone: nothing was lost (the doorbell keeps the event
-        # in its outbox until a 2xx), so say when to try again.
-        logger.error("store failed for %s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse(
-            {"detail": f"the event store is unavailable, try again: {exc}"},
-            status_code=503,
-            headers={"Retry-After": "2"},
-        )
-
-    @app.exception_handler(ClipsBusy)
-    async def busy(request: Request, exc: ClipsBusy) -> JSONResponse:
-        return JSONResponse(
-            {"detail": str(exc)},
-            status_code=503,
-            headers={"Retry-After": str(exc.retry_after_s)},
-        )
-
-    @app.exception_handler(ClipError)
-    async def clip_failed(request: Request, exc: ClipError) -> JSONResponse:
-        # The segments are ours and were whole when indexed: a failure is the server's, and
-        # the next segment (a second later) is usually fine. Say so, and when to try again.
-        logger.error("assembly failed for %s: %s", request.url.path, exc)
-        return JSONResponse(
-            {"detail": f"could not assemble this from the buffer, try again: {exc}"},
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )

@@ -9,28 +9,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import ValidationError
+from api.config import Settings, generate_config
+from common.settings import EXIT_CONFIG, settings_or_exit
 
-from api.config import Settings, generate_config, load_settings
+logger = logging.getLogger(__name__)
 
-logger = logging.getLogger("doorbell")
-
-EXIT_CONFIG = 2
 EXIT_FATAL = 1
 
 
 def _settings_or_exit(config: Path | None, **overrides: object) -> Settings:
-    if config is not None and not config.is_file():
-        print(f"doorbell: config file {config} does not exist", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG)
-    try:
-        return load_settings(config, **overrides)
-    except ValidationError as exc:
-        print(f"doorbell: invalid configuration ({exc.error_count()} error(s)):", file=sys.stderr)
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"]) or "settings"
-            print(f"  {where}: {error['msg']}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
+    return settings_or_exit("doorbell", Settings, config, **overrides)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -86,7 +74,7 @@ def _init_config(args: argparse.Namespace) -> int:
 
 
 def _relay(args: argparse.Namespace) -> int:
-    from api.relay import Relay
+    from api.relay.process import Relay
 
     settings = _settings_or_exit(args.config)
 
@@ -117,7 +105,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from api.demo import run_demo
+    from api.tools.demo import run_demo
 
     return run_demo(args.config, args.seconds)
 

@@ -6,20 +6,16 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-CAMERA_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+from common import settings as common_settings
+from common.ids import CAMERA_ID_RULE, camera_id_problem
+
 # Secrets that ship in examples and the compose file: fine for a laptop, refused elsewhere.
 DEV_SECRETS = frozenset(
     {"dev-token", "dev-key", "dev-relay-secret", "dev-device-token", "change-me"}
@@ -34,7 +30,7 @@ class CameraSettings(BaseModel):
 
     id: Annotated[
         str,
-        Field(description="lowercase letters, digits, '-' and '_', 1-32 chars, starting alnum"),
+        Field(description=f"the camera id: {CAMERA_ID_RULE}"),
     ]
     name: str = Field(default="", max_length=100, description="display name; defaults to id")
     stream_key: SecretStr = Field(description="the publisher's ?key=... on the RTMP URL")
@@ -47,10 +43,9 @@ class CameraSettings(BaseModel):
     @field_validator("id")
     @classmethod
     def _id_allowed(cls, value: str) -> str:
-        if not CAMERA_ID.match(value):
-            raise ValueError(
-                f"camera id {value!r} is not allowed: use 1-32 of a-z 0-9 - _, starting a-z or 0-9"
-            )
+        problem = camera_id_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @property
@@ -279,6 +274,11 @@ class Settings(BaseSettings):
     def camera(self, camera_id: str) -> CameraSettings | None:
         return next((c for c in self.cameras if c.id == camera_id), None)
 
+    def camera_name(self, camera_id: str) -> str:
+        """The camera's display name (its id when it has none, or is not configured)."""
+        camera = self.camera(camera_id)
+        return camera.display_name if camera is not None else camera_id
+
     @property
     def clip_dir(self) -> Path:
         return self.clip_cache_dir or self.buffer_dir / ".clips"
@@ -315,23 +315,7 @@ class Settings(BaseSettings):
 
 def load_settings(config_file: Path | None, **overrides: object) -> Settings:
     """Settings from `config_file` (TOML, optional), then env, then `overrides` (highest)."""
-
-    class _FromFile(Settings):
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
-            if config_file is not None:
-                sources += (TomlConfigSettingsSource(settings_cls, toml_file=config_file),)
-            return sources
-
-    return _FromFile(**overrides)  # type: ignore[arg-type]
+    return common_settings.load_settings(Settings, config_file, **overrides)
 
 
 def generate_config(cameras: list[tuple[str, str]], profile: str = "dev") -> str:

@@ -1,15 +1,33 @@
-"""The API's exception tree, mapped to HTTP in one place (`api.app._install_error_handlers`).
+"""The API's exception tree, mapped to HTTP in one place (`api.http.handlers`).
 
 DoorbellError
 ├── ConfigError            settings are invalid; the CLI prints them and exits 2
 ├── RelayError             the nginx-rtmp child could not start or died
 │   └── RelayNotReady      it did not bind its port in time
-├── NotFound               a named resource (camera, ...) does not exist -> 404
-├── BadRequest             a parameter is invalid -> 422 naming it
+├── StoreError             the database failed (api.store.errors) -> 503 with Retry-After
+├── Unauthorized           no or unknown credentials -> 401 with WWW-Authenticate
+├── Forbidden              credentials that do not allow this -> 403
+├── NotFound               a named resource (camera, event, ...) does not exist -> 404
+├── NoMedia                an event has no snapshot or clip (its state says why) -> 404
+├── Conflict               an id is taken by something different -> 409
+├── BodyTooLarge           a request body over its limit -> 413
 ├── OutsideBuffer          no video in the requested time range -> 416 with what there is
-├── ClipsBusy              no assembly slot or queue place -> 503 with Retry-After
-└── Conflict               an id is taken by something different -> 409
+├── RangeNotSatisfiable    a byte range beyond the file -> 416 with its size
+├── BadRequest             a parameter or the body is invalid -> 422 naming it
+├── ClockOffsetNeeded      an agent time far from now, without an offset -> 425
+├── MediaPending           a snapshot still being made -> 503 with Retry-After
+└── Busy                   no capacity left now -> 503 with Retry-After
+    ├── ClipsBusy          no assembly slot and no queue place
+    └── TooManyStreams     every event-stream place is taken
+
+The segmenter's own `ClipError` (a clip could not be assembled) is mapped too (503), by
+type handed to the handlers by the wiring, so nothing but the wiring imports the segmenter.
 """
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 class DoorbellError(Exception):
@@ -28,6 +46,18 @@ class RelayNotReady(RelayError):
     """The relay did not accept connections before its deadline."""
 
 
+class Unauthorized(DoorbellError):
+    """No credentials, or unknown ones; `challenge` is the WWW-Authenticate value."""
+
+    def __init__(self, message: str, challenge: str = "Bearer") -> None:
+        self.challenge = challenge
+        super().__init__(message)
+
+
+class Forbidden(DoorbellError):
+    """Valid credentials that do not allow this request."""
+
+
 class NotFound(DoorbellError):
     """A resource the client named does not exist."""
 
@@ -36,12 +66,25 @@ class NotFound(DoorbellError):
         super().__init__(f"unknown {kind} {name!r}")
 
 
-class BadRequest(DoorbellError):
-    """A query parameter is invalid; says which and what is allowed."""
+class NoMedia(DoorbellError):
+    """The event exists but has no such file: `state` says why (pending, failed, none,
+    expired); `retry_after_s` when it is still being made."""
 
-    def __init__(self, parameter: str, message: str) -> None:
-        self.parameter = parameter
+    def __init__(self, message: str, state: str, retry_after_s: int | None = None) -> None:
+        self.state, self.retry_after_s = state, retry_after_s
         super().__init__(message)
+
+
+class Conflict(DoorbellError):
+    """The request clashes with what is stored (e.g. an event id reused for another event)."""
+
+
+class BodyTooLarge(DoorbellError):
+    """The request body is larger than `limit` bytes; it was not read further."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"body too large: at most {limit} bytes")
 
 
 class OutsideBuffer(DoorbellError):
@@ -52,13 +95,68 @@ class OutsideBuffer(DoorbellError):
         super().__init__(message)
 
 
-class ClipsBusy(DoorbellError):
+class RangeNotSatisfiable(DoorbellError):
+    """A byte range that starts beyond the end of a file of `size` bytes."""
+
+    def __init__(self, header: str | None, size: int) -> None:
+        self.size = size
+        super().__init__(f"range {header!r} is outside the {size} bytes of this file")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One invalid field of a request: where (dotted) and what is wrong."""
+
+    field: str
+    problem: str
+
+
+class BadRequest(DoorbellError):
+    """A parameter or body field is invalid; says which and what is allowed."""
+
+    def __init__(
+        self,
+        parameter: str,
+        message: str,
+        *,
+        problems: Sequence[FieldProblem] = (),
+        allowed: Sequence[str] | None = None,
+    ) -> None:
+        self.parameter = parameter
+        self.problems = tuple(problems)
+        self.allowed = None if allowed is None else list(allowed)
+        super().__init__(message)
+
+
+class ClockOffsetNeeded(DoorbellError):
+    """An agent event's time is far from now and it sent no clock offset: it should measure
+    the offset from this answer and send again."""
+
+
+class MediaPending(DoorbellError):
+    """The file is still being made; try again after `retry_after_s`."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
+
+
+class Busy(DoorbellError):
+    """No capacity left for this now: try again after `retry_after_s`."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
+
+
+class ClipsBusy(Busy):
     """No assembly slot and no queue place: try again later."""
 
     def __init__(self, retry_after_s: int) -> None:
-        self.retry_after_s = retry_after_s
-        super().__init__(f"too many clips being assembled; retry in {retry_after_s}s")
+        super().__init__(
+            f"too many clips being assembled; retry in {retry_after_s}s", retry_after_s
+        )
 
 
-class Conflict(DoorbellError):
-    """The request clashes with what is stored (e.g. an event id reused for another event)."""
+class TooManyStreams(Busy):
+    """Every event-stream subscriber place is taken."""

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter as _Counts
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 # Seconds: from the 2 ms of a push on loopback to the 20 s of an assembly on a busy host.
 LATENCY_BUCKETS_S = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0)
@@ -87,9 +88,33 @@ class Histogram:
         yield f"{self.name}_count {self._count}"
 
 
+Sample = tuple[tuple[str, ...], int | float]
+SeriesKind = Literal["gauge", "counter"]
+
+
+@dataclass(slots=True)
+class Sampled:
+    """A series read when scraped (`read()` gives label values and a value each), for state
+    that another object owns: buffer sizes, loops up, queue lengths."""
+
+    name: str
+    help: str
+    kind: SeriesKind
+    label_names: tuple[str, ...]
+    read: Callable[[], Iterable[Sample]]
+
+    def render(self) -> Iterable[str]:
+        yield f"# HELP {self.name} {self.help}"
+        yield f"# TYPE {self.name} {self.kind}"
+        for labels, value in self.read():
+            text = f"{value:.3f}" if isinstance(value, float) else str(value)
+            yield f"{self.name}{_labels(self.label_names, labels)} {text}"
+
+
 @dataclass(slots=True)
 class Metrics:
-    """The event and push series of one server (the buffer's are read from the segmenters)."""
+    """The series of one server: its own counters and histograms, and sampled series that
+    the wiring registers (`sample`) for the state other objects own."""
 
     events: Counter = field(
         default_factory=lambda: Counter(
@@ -120,7 +145,24 @@ class Metrics:
         )
     )
 
+    sampled: list[Sampled] = field(default_factory=list)
+
+    def sample(
+        self,
+        name: str,
+        help_text: str,
+        read: Callable[[], Iterable[Sample]],
+        *,
+        labels: tuple[str, ...] = (),
+        kind: SeriesKind = "gauge",
+    ) -> None:
+        """Register a series read at each scrape."""
+        self.sampled.append(Sampled(name, help_text, kind, labels, read))
+
     def render(self) -> Iterable[str]:
+        """Every series in Prometheus text format (0.0.4), one line each."""
+        for sampled in self.sampled:
+            yield from sampled.render()
         for series in (
             self.events,
             self.pushes,

@@ -10,6 +10,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from common.clock import Clock, wall_ms
+from common.retry import backoff_s
+
 logger = logging.getLogger(__name__)
 
 LoopFactory = Callable[[], Awaitable[None]]
@@ -30,18 +33,19 @@ class LoopHealth:
     since_ms: int = 0
 
 
-def next_backoff(previous_s: float, ran_s: float, minimum_s: float, maximum_s: float) -> float:
-    """Doubling backoff, capped, reset after a healthy run."""
-    if ran_s >= HEALTHY_RUN_S:
-        return minimum_s
-    return min(max(previous_s * 2, minimum_s), maximum_s)
-
-
 class Supervisor:
     """Owns background tasks. `aclose()` cancels and reaps them all."""
 
-    def __init__(self, on_fatal: FatalHandler | None = None) -> None:
+    def __init__(
+        self,
+        on_fatal: FatalHandler | None = None,
+        *,
+        healthy_run_s: float = HEALTHY_RUN_S,
+        clock: Clock = wall_ms,
+    ) -> None:
         self._on_fatal = on_fatal
+        self._healthy_run_s = healthy_run_s
+        self._clock = clock
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._health: dict[str, LoopHealth] = {}
 
@@ -58,7 +62,7 @@ class Supervisor:
         exception (or a bug) marks it dead and calls the fatal handler."""
         if name in self._tasks:
             raise ValueError(f"loop {name!r} already started")
-        health = self._health[name] = LoopHealth(name, since_ms=_now_ms())
+        health = self._health[name] = LoopHealth(name, since_ms=self._clock())
         self._tasks[name] = asyncio.create_task(
             self._supervise(health, factory, transient, backoff_min_s, backoff_max_s), name=name
         )
@@ -86,7 +90,7 @@ class Supervisor:
         backoff_min_s: float,
         backoff_max_s: float,
     ) -> None:
-        backoff = 0.0
+        failures = 0  # in a row; a healthy run starts the count again
         while True:
             started = time.monotonic()
             self._set(health, "running")
@@ -96,9 +100,10 @@ class Supervisor:
             except asyncio.CancelledError:
                 raise
             except transient as exc:
-                backoff = next_backoff(
-                    backoff, time.monotonic() - started, backoff_min_s, backoff_max_s
-                )
+                if time.monotonic() - started >= self._healthy_run_s:
+                    failures = 0
+                backoff = backoff_s(failures, base_s=backoff_min_s, cap_s=backoff_max_s)
+                failures += 1
                 health.restarts += 1
                 health.last_error = f"{type(exc).__name__}: {exc}"
                 logger.warning(
@@ -118,11 +123,6 @@ class Supervisor:
                     self._on_fatal(health.name, exc)
                 return
 
-    @staticmethod
-    def _set(health: LoopHealth, state: str) -> None:
+    def _set(self, health: LoopHealth, state: str) -> None:
         health.state = state
-        health.since_ms = _now_ms()
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
+        health.since_ms = self._clock()

@@ -24,7 +24,7 @@ import pytest
 
 from agent.config import AgentSettings
 from api.config import Settings, load_settings
-from api.relay import render_conf
+from api.relay.conf import render_conf
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"

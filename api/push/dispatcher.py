@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from api.events.model import DeviceRecord, EventRecord, MessageKind, PushOutcome
 from api.push.messages import PushMessage
 from api.push.notifier import Notifier, SendResult
 from api.push.policy import retry_delay
-from api.records import DeviceRecord, EventRecord, MessageKind, PushOutcome
 
 logger = logging.getLogger(__name__)
 

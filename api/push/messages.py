@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from firebase_admin import messaging  # type: ignore[import-untyped]
 
-from api.records import EventRecord, MessageKind
+from api.events.model import EventRecord, MessageKind
 
 Priority = Literal["high", "normal"]
 

@@ -28,8 +28,8 @@ from firebase_admin import (
     messaging,
 )
 
+from api.events.model import PushOutcome
 from api.push.messages import PushMessage, to_fcm
-from api.records import PushOutcome
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from api.records import DeviceRecord, EventRecord, QuietHours
+from api.events.model import DeviceRecord, EventRecord, QuietHours
 
 logger = logging.getLogger(__name__)
 

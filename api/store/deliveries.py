@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, Integer, String, exists, insert, literal, sel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.records import DeliveryRecord, DeviceRecord, MessageKind, PushOutcome
+from api.events.model import DeliveryRecord, DeviceRecord, MessageKind, PushOutcome
 from api.store.errors import translated
 from api.store.schema import DeliveryRow, DeviceRow, EventRow
 

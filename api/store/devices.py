@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.records import DeviceRecord, Platform, QuietHours
+from api.events.model import DeviceRecord, Platform, QuietHours
 from api.store.errors import translated
 from api.store.schema import DeviceRow
 

@@ -14,9 +14,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.errors import BadRequest
-from api.records import Box, EventKind, EventRecord, MediaState
+from api.events.model import Box, EventRecord, MediaState
 from api.store.errors import translated
 from api.store.schema import EventRow
+from common.events import EventKind
 
 # Bound parameters per statement stay far below SQLite's (32766) and asyncpg's (32767) limits.
 CHUNK = 500

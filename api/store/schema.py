@@ -33,7 +33,7 @@ class Base(DeclarativeBase):
 
 
 class EventRow(Base):
-    """One event (api.records.EventRecord)."""
+    """One event (api.events.model.EventRecord)."""
 
     __tablename__ = "events"
     __table_args__ = (
@@ -66,7 +66,7 @@ class EventRow(Base):
 
 
 class DeviceRow(Base):
-    """One device registered for push (api.records.DeviceRecord), unique by FCM token."""
+    """One device registered for push (api.events.model.DeviceRecord), unique by FCM token."""
 
     __tablename__ = "devices"
 
@@ -82,7 +82,7 @@ class DeviceRow(Base):
 
 
 class DeliveryRow(Base):
-    """One push attempt (api.records.DeliveryRecord). Goes with its event; outlives its
+    """One push attempt (api.events.model.DeliveryRecord). Goes with its event; outlives its
     device, whose name it keeps."""
 
     __tablename__ = "deliveries"

@@ -45,7 +45,10 @@ def schema_errors(instance: Any, schema: dict[str, Any] = SCHEMA, where: str = "
             if instance not in rule:
                 errors.append(f"{where}: {instance!r} not one of {rule}")
         elif keyword == "pattern":
-            if isinstance(instance, str) and not re.search(rule, instance):
+            # ECMA-262's `$` (JSON Schema's regex dialect) matches only at the very end;
+            # Python's also before a trailing newline, so it is read as `\Z` here.
+            python_rule = rule[:-1] + r"\Z" if rule.endswith("$") else rule
+            if isinstance(instance, str) and not re.search(python_rule, instance):
                 errors.append(f"{where}: {instance!r} does not match {rule}")
         elif keyword == "minimum":
             if _TYPES["number"](instance) and not instance >= rule:

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
-from api.signing import UrlSigner
+from api.http.signing import UrlSigner
 from tests.conftest import require_binary, wait_for
 from tests.stack.harness import (
     TOKEN,

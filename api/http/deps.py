@@ -1,0 +1,120 @@
+"""Narrow route dependencies: each route takes the few objects it uses, by type.
+
+The lifespan (`api.app`) yields an `AppState`; Starlette copies it into each request's
+`request.state`, from which these read one field each. `BufferDep` also resolves the
+`{camera_id}` path parameter, with the 404 (naming the cameras there are) built in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, TypedDict
+
+from fastapi import Depends, Request
+
+from api.config import Settings
+from api.errors import NotFound
+from api.events.devices import Devices
+from api.events.history import EventHistory
+from api.events.hub import Hub
+from api.events.ingest import EventIngest
+from api.http.signing import UrlSigner
+from api.metrics import Metrics
+from api.relay.presence import Presence
+from api.supervisor import Supervisor
+from api.video.clips import ClipService
+from api.video.ports import CameraBuffer
+
+
+class AppState(TypedDict):
+    """What one running server shares with its routes (the lifespan's state)."""
+
+    settings: Settings
+    supervisor: Supervisor
+    metrics: Metrics
+    buffers: Mapping[str, CameraBuffer[Any]]
+    presence: Presence
+    clips: ClipService
+    signer: UrlSigner
+    hub: Hub
+    ingest: EventIngest
+    history: EventHistory
+    devices: Devices
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.state.settings
+    return settings
+
+
+def get_buffers(request: Request) -> Mapping[str, CameraBuffer[Any]]:
+    buffers: Mapping[str, CameraBuffer[Any]] = request.state.buffers
+    return buffers
+
+
+def get_buffer(camera_id: str, request: Request) -> CameraBuffer[Any]:
+    """The `{camera_id}` in the path as its buffer; 404 naming the known cameras."""
+    buffers = get_buffers(request)
+    buffer = buffers.get(camera_id)
+    if buffer is None:
+        raise NotFound("camera", camera_id, list(buffers))
+    return buffer
+
+
+def get_supervisor(request: Request) -> Supervisor:
+    supervisor: Supervisor = request.state.supervisor
+    return supervisor
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.state.metrics
+    return metrics
+
+
+def get_presence(request: Request) -> Presence:
+    presence: Presence = request.state.presence
+    return presence
+
+
+def get_clips(request: Request) -> ClipService:
+    clips: ClipService = request.state.clips
+    return clips
+
+
+def get_signer(request: Request) -> UrlSigner:
+    signer: UrlSigner = request.state.signer
+    return signer
+
+
+def get_hub(request: Request) -> Hub:
+    hub: Hub = request.state.hub
+    return hub
+
+
+def get_ingest(request: Request) -> EventIngest:
+    ingest: EventIngest = request.state.ingest
+    return ingest
+
+
+def get_history(request: Request) -> EventHistory:
+    history: EventHistory = request.state.history
+    return history
+
+
+def get_devices(request: Request) -> Devices:
+    devices: Devices = request.state.devices
+    return devices
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+BuffersDep = Annotated[Mapping[str, CameraBuffer[Any]], Depends(get_buffers)]
+BufferDep = Annotated[CameraBuffer[Any], Depends(get_buffer)]
+SupervisorDep = Annotated[Supervisor, Depends(get_supervisor)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+PresenceDep = Annotated[Presence, Depends(get_presence)]
+ClipsDep = Annotated[ClipService, Depends(get_clips)]
+SignerDep = Annotated[UrlSigner, Depends(get_signer)]
+HubDep = Annotated[Hub, Depends(get_hub)]
+IngestDep = Annotated[EventIngest, Depends(get_ingest)]
+HistoryDep = Annotated[EventHistory, Depends(get_history)]
+DevicesDep = Annotated[Devices, Depends(get_devices)]

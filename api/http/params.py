@@ -1,0 +1,105 @@
+"""Parsing and checking query parameters (clip ranges and formats, instants, event filters):
+pure functions whose errors name the parameter and say what is allowed."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from api.errors import BadRequest
+from common.events import EVENT_KINDS, EventKind
+from common.ids import CAMERA_ID_PATTERN, is_camera_id
+from common.media import CLIP_FORMATS, ClipFormat, clip_format
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    start_ms: int
+    end_ms: int
+
+
+def parse_format(value: str) -> ClipFormat:
+    fmt = clip_format(value)
+    if fmt is None:
+        raise BadRequest(
+            "format",
+            f"format must be one of {', '.join(CLIP_FORMATS)}; got {value!r}",
+            allowed=CLIP_FORMATS,
+        )
+    return fmt
+
+
+def parse_kinds(values: list[str] | None) -> list[EventKind] | None:
+    """Event kinds from repeated and/or comma-separated values; None: no filter."""
+    if not values:
+        return None
+    kinds: list[EventKind] = []
+    for value in (v for item in values for v in item.split(",") if v):
+        kind = next((k for k in EVENT_KINDS if k == value), None)
+        if kind is None:
+            raise BadRequest(
+                "kind",
+                f"kind must be one of {', '.join(EVENT_KINDS)}; got {value!r}",
+                allowed=EVENT_KINDS,
+            )
+        kinds.append(kind)
+    return kinds
+
+
+def check_camera_filter(value: str | None) -> str | None:
+    """A camera id to filter by (one that is not configured simply matches nothing)."""
+    if value is not None and not is_camera_id(value):
+        raise BadRequest("camera", f"camera must match {CAMERA_ID_PATTERN}; got {value!r}")
+    return value
+
+
+def parse_seconds(value: str, buffer_seconds: int) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or not 1 <= seconds <= buffer_seconds:
+        raise BadRequest(
+            "seconds",
+            f"seconds must be a number from 1 to {buffer_seconds} (the buffer length); "
+            f"got {value!r}",
+        )
+    return seconds
+
+
+def parse_instant(name: str, value: str) -> int:
+    """UTC epoch milliseconds, or ISO-8601 with an offset (e.g. 2026-11-23T10:15:00Z)."""
+    if value.isdigit():
+        return int(value)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise BadRequest(
+            name,
+            f"{name} must be UTC epoch milliseconds or ISO-8601 with an offset "
+            f"(2026-11-23T10:15:00Z); got {value!r}",
+        )
+    return int(parsed.timestamp() * 1000)
+
+
+def clip_range(
+    seconds: str | None, start: str | None, end: str | None, now_ms: int, buffer_seconds: int
+) -> TimeRange:
+    """The requested [start_ms, end_ms): either the last `seconds`, or `start` and `end`."""
+    if seconds is not None:
+        if start is not None or end is not None:
+            raise BadRequest("seconds", "give either seconds, or start and end; not both")
+        length = parse_seconds(seconds, buffer_seconds)
+        return TimeRange(now_ms - round(length * 1000), now_ms)
+    if start is None or end is None:
+        missing = "end" if start is not None else "start"
+        raise BadRequest(missing, "give either seconds=N, or both start and end")
+    start_ms, end_ms = parse_instant("start", start), parse_instant("end", end)
+    if end_ms <= start_ms:
+        raise BadRequest("end", f"end ({end_ms}) must be after start ({start_ms})")
+    if end_ms - start_ms > buffer_seconds * 1000:
+        raise BadRequest("end", f"a clip spans at most the buffer length ({buffer_seconds} s)")
+    return TimeRange(start_ms, end_ms)

@@ -1,0 +1,68 @@
+"""nginx-rtmp's on_publish / on_publish_done callbacks: stream-key check, online state.
+
+Not under /api/v1 and without a bearer token (nginx cannot send one): the callback URL
+carries the relay secret instead, and the key itself is what is being checked.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request, Response, status
+
+from api.errors import Forbidden
+from api.http.auth import matches_any
+from api.http.deps import PresenceDep, SettingsDep
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/internal/relay", include_in_schema=False)
+
+MAX_BODY = 8192
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return {}
+    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {k: v[0] for k, v in parsed.items()}
+
+
+def _secret_ok(request: Request, settings: SettingsDep) -> bool:
+    given = request.query_params.get("secret", "")
+    return matches_any(given, [settings.relay_secret.get_secret_value()])
+
+
+@router.post("/on_publish")
+async def on_publish(request: Request, settings: SettingsDep, presence: PresenceDep) -> Response:
+    form = await _form(request)
+    name, addr = form.get("name", ""), form.get("addr", "?")
+    if not _secret_ok(request, settings):
+        logger.warning("relay callback with a wrong secret from %s", request.client)
+        raise Forbidden("wrong relay secret")
+    camera = settings.camera(name)
+    key = form.get("key", "")
+    if form.get("app") != "live" or camera is None:
+        logger.warning("publish refused: unknown stream %r from %s", name, addr)
+        raise Forbidden(f"unknown stream {name!r}")
+    if not matches_any(key, [camera.stream_key.get_secret_value()]):
+        logger.warning("publish refused: wrong stream key for %s from %s", name, addr)
+        raise Forbidden(f"wrong stream key for {name!r}")
+    logger.info("camera %s: publishing from %s", name, addr)
+    presence.publish_started(name, addr, form.get("clientid", ""))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/on_publish_done")
+async def on_publish_done(
+    request: Request, settings: SettingsDep, presence: PresenceDep
+) -> Response:
+    form = await _form(request)
+    if not _secret_ok(request, settings):
+        raise Forbidden("wrong relay secret")
+    name = form.get("name", "")
+    if presence.publish_done(name, form.get("clientid", "")):
+        logger.info("camera %s: publisher left", name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

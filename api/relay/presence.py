@@ -1,0 +1,60 @@
+"""Who publishes each camera now: what the relay's callbacks said, or segments arriving."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from api.video.ports import CameraBuffer
+from common.clock import Clock, wall_ms
+
+# A segment newer than this means the camera is publishing (segments come every second).
+RECEIVING_WITHIN_MS = 3000
+
+
+@dataclass(frozen=True, slots=True)
+class Publisher:
+    """Who is publishing a camera right now, as the relay told us."""
+
+    addr: str
+    client_id: str
+    since_ms: int
+
+
+class Presence:
+    """Publishers by camera, from nginx-rtmp's on_publish / on_publish_done callbacks."""
+
+    def __init__(self, buffers: Mapping[str, CameraBuffer[Any]], clock: Clock = wall_ms) -> None:
+        self._buffers = buffers
+        self._clock = clock
+        self._publishers: dict[str, Publisher] = {}
+
+    def is_online(self, camera_id: str) -> bool:
+        """Publishing now: the relay said so, or segments are arriving. The second half covers a
+        server restarted behind an external relay, which repeats no on_publish."""
+        if camera_id in self._publishers:
+            return True
+        buffer = self._buffers.get(camera_id)
+        if buffer is None:
+            return False
+        age = buffer.stats().last_segment_age_ms
+        return age is not None and age < RECEIVING_WITHIN_MS
+
+    def publisher(self, camera_id: str) -> Publisher | None:
+        return self._publishers.get(camera_id)
+
+    def publish_started(self, camera_id: str, addr: str, client_id: str) -> None:
+        """The relay accepted a publisher: note it and wake the camera's segmenter."""
+        self._publishers[camera_id] = Publisher(addr, client_id, self._clock())
+        buffer = self._buffers.get(camera_id)
+        if buffer is not None:
+            buffer.notify_publish()
+
+    def publish_done(self, camera_id: str, client_id: str) -> bool:
+        """Forget the publisher if it is the one that ended (a refused duplicate is not)."""
+        current = self._publishers.get(camera_id)
+        if current is None or current.client_id != client_id:
+            return False
+        del self._publishers[camera_id]
+        return True

@@ -1,0 +1,152 @@
+"""The in-process tier: `create_app(settings)` with no relay, a fake buffer and a recording
+push service, driven through httpx's ASGI transport (no sockets, no child processes).
+
+Each test gets its own app and database; the database is copied from one migrated once per
+session, so an app starts in milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from starlette.types import ASGIApp
+
+from api.app import create_app
+from api.config import Settings
+from api.store import sqlite_url, upgrade
+from common.clock import wall_ms
+from tests.api.fakes import FakeBuffer, RecordingNotifier
+
+TOKEN = "in-process-api-token-0123456789"
+DEVICE_TOKEN = "front-device-token-0123456789"
+RELAY_SECRET = "in-process-relay-secret-0123456789"
+STREAM_KEY = "front-stream-key-0123456789"
+BUFFER_S = 60
+
+
+@dataclass
+class InProcess:
+    """One app under test, with what the test steers (the buffer) and reads (pushes)."""
+
+    app: ASGIApp  # with the lifespan's state
+    client: httpx.AsyncClient  # sends the API token
+    anonymous: httpx.AsyncClient  # sends nothing
+    settings: Settings
+    buffer: FakeBuffer
+    notifier: RecordingNotifier
+
+    @contextlib.asynccontextmanager
+    async def stream(self, path: str) -> AsyncIterator[AsyncIterator[str]]:
+        """GET `path` with the API token and read the body line by line as it is sent
+        (httpx's ASGI transport returns a response only once the app has finished)."""
+        chunks: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        disconnected = asyncio.Event()
+
+        async def receive() -> dict[str, Any]:
+            await disconnected.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            await chunks.put(message)
+
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+            "root_path": "", "headers": [(b"authorization", f"Bearer {TOKEN}".encode())],
+            "client": ("127.0.0.1", 1), "server": ("doorbell.test", 80),
+        }  # fmt: skip
+
+        async def lines() -> AsyncIterator[str]:
+            start = await chunks.get()
+            assert start["type"] == "http.response.start", start
+            assert start["status"] == 200, start
+            pending = ""
+            while True:
+                message = await chunks.get()
+                pending += message.get("body", b"").decode()
+                *complete, pending = pending.split("\n")
+                for line in complete:
+                    yield line
+                if not message.get("more_body", False):
+                    return
+
+        task = asyncio.create_task(self.app(scope, receive, send))  # type: ignore[arg-type]
+        try:
+            yield lines()
+        finally:
+            disconnected.set()
+            async with asyncio.timeout(10):
+                await task
+
+    async def agent_post(self, payload: object, token: str = DEVICE_TOKEN) -> httpx.Response:
+        """POST an event as the front camera's doorbell would."""
+        headers = {"Authorization": f"Bearer {token}"}
+        return await self.anonymous.post("/api/v1/agent/events", json=payload, headers=headers)
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database at the newest schema, made once (in a loop of its own) and copied for each
+    test."""
+    path = tmp_path_factory.mktemp("migrated") / "doorbell.db"
+    asyncio.run(upgrade(sqlite_url(path)))
+    return path
+
+
+def settings_for(root: Path, database: Path, **changes: Any) -> Settings:
+    values: dict[str, Any] = {
+        "profile": "dev",
+        "api_tokens": [TOKEN],
+        "relay_secret": RELAY_SECRET,
+        "cameras": [
+            {
+                "id": "front",
+                "name": "Front door",
+                "stream_key": STREAM_KEY,
+                "device_token": DEVICE_TOKEN,
+            }
+        ],
+        "data_dir": root / "data",
+        "buffer_dir": root / "buffer",
+        "database_url": sqlite_url(database),
+        "buffer_seconds": BUFFER_S,
+        "relay": {"enabled": False},
+        "exit_on_fatal": False,
+        "public_url": "https://door.example",
+        "events": {"post_roll_s": 1, "pre_roll_s": 1, "media_wait_s": 2},
+    }
+    values.update(changes)
+    return Settings(**values)
+
+
+@pytest.fixture
+def tier_settings(tmp_path: Path, migrated_db: Path) -> Iterator[Settings]:
+    database = tmp_path / "doorbell.db"
+    shutil.copyfile(migrated_db, database)
+    yield settings_for(tmp_path, database)
+
+
+@pytest.fixture
+async def server(tier_settings: Settings) -> AsyncIterator[InProcess]:
+    now = wall_ms()
+    buffer = FakeBuffer(first_ms=now - BUFFER_S * 1000, newest_ms=now)
+    notifier = RecordingNotifier()
+    app = create_app(tier_settings, buffers={"front": buffer}, notifier=notifier)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        base = "http://doorbell.test"
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        async with (
+            httpx.AsyncClient(transport=transport, base_url=base, headers=auth) as client,
+            httpx.AsyncClient(transport=transport, base_url=base) as anonymous,
+        ):
+            yield InProcess(manager.app, client, anonymous, tier_settings, buffer, notifier)

@@ -1,0 +1,49 @@
+"""nginx-rtmp's callbacks: the stream-key check and who is publishing, in process."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.conftest import RELAY_SECRET, STREAM_KEY, InProcess
+
+pytestmark = pytest.mark.anyio
+
+
+def form(**fields: str) -> dict[str, str]:
+    return {"app": "live", "name": "front", "addr": "192.0.2.7", "clientid": "7", **fields}
+
+
+async def hook(
+    server: InProcess, name: str, data: dict[str, str], secret: str = RELAY_SECRET
+) -> int:
+    url = f"/internal/relay/{name}?secret={secret}"
+    return (await server.anonymous.post(url, data=data)).status_code
+
+
+async def test_the_right_key_publishes_and_the_camera_goes_online(server: InProcess) -> None:
+    assert await hook(server, "on_publish", form(key=STREAM_KEY)) == 204
+    assert server.buffer.publish_notices == 1  # the segmenter pulls at once
+    cameras = (await server.client.get("/api/v1/cameras")).json()
+    assert cameras[0]["online"] is True
+    # A second publisher's end (another client id) does not end the first.
+    assert await hook(server, "on_publish_done", form(clientid="8")) == 204
+    assert (await server.client.get("/api/v1/cameras")).json()[0]["online"] is True
+    assert await hook(server, "on_publish_done", form()) == 204
+    assert (await server.client.get("/api/v1/cameras")).json()[0]["online"] is False
+
+
+@pytest.mark.parametrize(
+    ("data", "secret"),
+    [
+        (form(key="wrong-key"), RELAY_SECRET),
+        (form(key=STREAM_KEY, name="back"), RELAY_SECRET),
+        (form(key=STREAM_KEY, app="other"), RELAY_SECRET),
+        (form(key=STREAM_KEY), "wrong-secret"),
+    ],
+)
+async def test_refusals_are_403_and_change_nothing(
+    server: InProcess, data: dict[str, str], secret: str
+) -> None:
+    assert await hook(server, "on_publish", data, secret) == 403
+    assert server.buffer.publish_notices == 0
+    assert (await server.client.get("/api/v1/cameras")).json()[0]["online"] is False

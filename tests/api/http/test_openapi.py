@@ -1,0 +1,61 @@
+"""The OpenAPI at /docs tells the truth about errors: every error answer a route declares has
+the one `ErrorOut` body the handlers make, and FastAPI's own 422 body appears nowhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import InProcess
+
+pytestmark = pytest.mark.anyio
+
+
+async def openapi(server: InProcess) -> dict[str, Any]:
+    response = await server.anonymous.get("/openapi.json")
+    assert response.status_code == 200
+    schema: dict[str, Any] = response.json()
+    return schema
+
+
+async def test_every_error_answer_is_declared_as_error_out(server: InProcess) -> None:
+    schema = await openapi(server)
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    checked = 0
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            for status, answer in operation["responses"].items():
+                if int(status) < 400 or path == "/healthz":
+                    continue
+                ref = answer["content"]["application/json"]["schema"]["$ref"]
+                assert ref == "#/components/schemas/ErrorOut", (method, path, status)
+                checked += 1
+    assert checked > 40
+
+
+async def test_routes_with_parameters_declare_their_422(server: InProcess) -> None:
+    schema = await openapi(server)
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            takes_input = operation.get("parameters") or operation.get("requestBody")
+            if takes_input:
+                assert "422" in operation["responses"], (method, path)
+
+
+async def test_the_agent_route_documents_its_body_and_every_refusal(server: InProcess) -> None:
+    schema = await openapi(server)
+    operation = schema["paths"]["/api/v1/agent/events"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["required"]) == {"id", "camera", "kind", "at_ms"}
+    assert set(operation["responses"]) == {
+        "200", "201", "401", "403", "409", "413", "422", "425", "503",
+    }  # fmt: skip
+
+
+async def test_api_routes_declare_401_and_403(server: InProcess) -> None:
+    schema = await openapi(server)
+    for path, item in schema["paths"].items():
+        if path.startswith("/api/v1/") and not path.startswith("/api/v1/agent/"):
+            for method, operation in item.items():
+                assert {"401", "403"} <= set(operation["responses"]), (method, path)

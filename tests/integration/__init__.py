@@ -1,1 +1,0 @@
-"""Tests that drive real third-party clients (firebase-admin) against local fakes."""
