@@ -25,8 +25,8 @@ from segmenter.mp4concat import concat_mp4, timeline
 from segmenter.mp4write import Track, head, mdat_header
 from segmenter.samples import SegmentSamples, index_file
 from tests.conftest import require_binary
-from tests.segmenting import segment_file
-from tests.tsmux import choppy, mux, real_access_units
+from tests.segmenter.segmenting import segment_file
+from tests.segmenter.tsmux import choppy, mux, real_access_units
 
 T0 = 1_800_000_000_000
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf"}

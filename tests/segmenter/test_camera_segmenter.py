@@ -11,7 +11,7 @@ import pytest
 from segmenter import CameraSegmenter, SegmenterConfig, sidecar
 from segmenter.errors import ClipError
 from segmenter.model import Segment
-from tests.segmenting import segment_file
+from tests.segmenter.segmenting import segment_file
 
 pytestmark = pytest.mark.anyio
 
