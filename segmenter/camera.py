@@ -12,13 +12,15 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
 from pathlib import Path
 
+from common.clock import Clock, wall_ms
+from common.process import stop_process
+from common.retry import backoff_s
 from segmenter import sidecar
 from segmenter.config import SegmenterConfig
 from segmenter.errors import FfmpegNotFound
-from segmenter.ffmpeg import segmenter_argv, stop_process
+from segmenter.ffmpeg import segmenter_argv
 from segmenter.index import SegmentIndex
 from segmenter.listing import parse_list_line, seq_of
 from segmenter.model import ListEntry, Segment, SegmenterStats
@@ -28,12 +30,6 @@ from segmenter.reader import BufferReader, delete_files
 from segmenter.samples import index_file
 
 logger = logging.getLogger(__name__)
-
-Clock = Callable[[], int]
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class CameraSegmenter(BufferReader):
@@ -128,18 +124,12 @@ class CameraSegmenter(BufferReader):
 
     # -- the session loop ----------------------------------------------------------------
     async def _sessions(self) -> None:
-        backoff = self.config.backoff_min_s
+        failures = 0  # sessions in a row that produced no segment
         while True:
             produced = await self._one_session()
             self._restarts += 1
-            backoff = (
-                self.config.backoff_min_s
-                if produced
-                else min(backoff * 2, self.config.backoff_max_s)
-            )
-            delay = backoff
-            if time.monotonic() < self._fast_until:
-                delay = min(delay, self.config.fast_retry_s)
+            failures = 0 if produced else failures + 1
+            delay = restart_delay(self.config, failures, time.monotonic() < self._fast_until)
             self._state = "waiting"
             self._kick.clear()
             with contextlib.suppress(TimeoutError):
@@ -298,6 +288,18 @@ class CameraSegmenter(BufferReader):
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._index_changed.wait()
+
+
+def restart_delay(config: SegmenterConfig, failures: int, after_publish: bool) -> float:
+    """Seconds before the next ffmpeg run, after `failures` runs in a row without a segment
+    (0: the last run produced some): doubling from `backoff_min_s` up to `backoff_max_s`,
+    and at most `fast_retry_s` while a publish notification is fresh.
+
+    No jitter: each camera pulls from our own relay on loopback, so there is no crowd of
+    clients to spread out, and a publish cuts the wait short anyway.
+    """
+    delay = backoff_s(failures, base_s=config.backoff_min_s, cap_s=config.backoff_max_s)
+    return min(delay, config.fast_retry_s) if after_publish else delay
 
 
 def _inspect(path: Path) -> tuple[int, bool] | None:

@@ -8,24 +8,21 @@ from __future__ import annotations
 
 import io
 import logging
-import math
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO
 
 import av
 import av.error
 
+from common.hls import media_playlist
 from segmenter.errors import ClipError
 from segmenter.model import Gap, Segment
 
 logger = logging.getLogger(__name__)
-
-ClipFormat = Literal["mp4", "fmp4", "zip"]
-FORMATS: tuple[ClipFormat, ...] = ("mp4", "fmp4", "zip")
 
 # A jump in decode time larger than this (or going back) is a publisher discontinuity: the
 # clip's timeline continues one frame later instead of freezing or failing to mux.
@@ -138,30 +135,13 @@ def _copy_packets(
     return frames
 
 
-def playlist(segments: Sequence[Segment], uri: str = "{name}") -> str:
-    """A VOD HLS playlist of these segments (used inside ZIP clips)."""
-    target = max(math.ceil(s.duration_ms / 1000) for s in segments)
-    lines = [
-        "#EXTM3U",
-        "#EXT-X-VERSION:3",
-        f"#EXT-X-TARGETDURATION:{target}",
-        f"#EXT-X-MEDIA-SEQUENCE:{segments[0].seq}",
-        "#EXT-X-PLAYLIST-TYPE:VOD",
-    ]
-    previous: Segment | None = None
-    for segment in segments:
-        if previous is not None and segment.session != previous.session:
-            lines.append("#EXT-X-DISCONTINUITY")
-        lines.append(f"#EXTINF:{segment.duration_ms / 1000:.3f},")
-        lines.append(uri.format(name=segment.path.name, seq=segment.seq))
-        previous = segment
-    lines.append("#EXT-X-ENDLIST")
-    return "\n".join(lines) + "\n"
-
-
 def write_zip(segments: Sequence[Segment], out: Path, playlist_name: str) -> None:
     """The raw segments and a playlist of them, stored (no compression: video is compressed)."""
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
-        archive.writestr(playlist_name, playlist(segments))
+        archive.writestr(playlist_name, media_playlist(segments, _file_name, vod=True))
         for segment in segments:
             archive.write(segment.path, arcname=segment.path.name)
+
+
+def _file_name(segment: Segment) -> str:
+    return segment.path.name

@@ -10,7 +10,8 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-from segmenter.clip import ClipFormat, ClipPlan, plan_clip, remux_mp4, write_zip
+from common.media import ClipFormat
+from segmenter.clip import ClipPlan, plan_clip, remux_mp4, write_zip
 from segmenter.errors import ClipError
 from segmenter.faststart import Layout, faststart_layout
 from segmenter.index import SegmentIndex

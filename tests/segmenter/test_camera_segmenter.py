@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from segmenter import CameraSegmenter, SegmenterConfig, sidecar
+from segmenter.camera import restart_delay
 from segmenter.errors import ClipError
 from segmenter.model import Segment
 from tests.segmenter.segmenting import segment_file
@@ -64,6 +65,18 @@ async def test_recovery_evicts_what_expired_while_the_server_was_down(tmp_path: 
     await camera.recover()
     assert [s.seq for s in camera.index.segments] == [3, 4]
     assert len(list(directory.glob("*.ts"))) == 2
+
+
+def test_restarts_back_off_by_doubling_and_a_fresh_publish_retries_fast() -> None:
+    config = SegmenterConfig(
+        "front", "rtmp://unused", Path("front"), backoff_min_s=0.5, backoff_max_s=30,
+        fast_retry_s=0.2,
+    )  # fmt: skip
+    # Runs in a row without a segment; 0 is a run that produced some (the backoff resets).
+    waits = [restart_delay(config, failures, after_publish=False) for failures in range(9)]
+    assert waits == [0.5, 1, 2, 4, 8, 16, 30, 30, 30]
+    assert restart_delay(config, 8, after_publish=True) == 0.2
+    assert restart_delay(config, 0, after_publish=True) == 0.2
 
 
 async def test_a_stalled_ffmpeg_is_stopped_and_restarted(tmp_path: Path) -> None:
