@@ -88,7 +88,7 @@ def remux_mp4(
             with av.open(out, "w", format="mp4", options=options) as dst:
                 vout = dst.add_stream_from_template(vin)
                 return _copy_packets(src.demux(vin), vin.time_base, vout, dst)
-    except av.error.FFmpegError as exc:
+    except (av.error.FFmpegError, OSError) as exc:
         raise ClipError(f"remux failed: {exc}") from exc
 
 
@@ -135,12 +135,17 @@ def _copy_packets(
     return frames
 
 
-def write_zip(segments: Sequence[Segment], out: Path, playlist_name: str) -> None:
-    """The raw segments and a playlist of them, stored (no compression: video is compressed)."""
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
-        archive.writestr(playlist_name, media_playlist(segments, _file_name, vod=True))
-        for segment in segments:
-            archive.write(segment.path, arcname=segment.path.name)
+def write_zip(segments: Sequence[Segment], out: Path, playlist_name: str) -> int:
+    """The raw segments and a playlist of them, stored (no compression: video is compressed).
+    Returns the ZIP's size."""
+    try:
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
+            archive.writestr(playlist_name, media_playlist(segments, _file_name, vod=True))
+            for segment in segments:
+                archive.write(segment.path, arcname=segment.path.name)
+        return out.stat().st_size
+    except OSError as exc:
+        raise ClipError(f"writing the ZIP failed: {exc}") from exc
 
 
 def _file_name(segment: Segment) -> str:

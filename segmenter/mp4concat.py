@@ -163,9 +163,10 @@ def concat_mp4(segments: Sequence[Segment], out: Path) -> Layout | None:
             _write_in_two_halves(fd, jobs)
         finally:
             os.close(fd)
+        written = out.stat().st_size
     except (OSError, ValueError, IndexError) as exc:
         raise ClipError(f"writing the clip failed: {exc}") from exc
     size = len(header) + int(track.sizes.sum())
-    if out.stat().st_size != size:
-        raise ClipError(f"clip is {out.stat().st_size} bytes, expected {size}")
+    if written != size:
+        raise ClipError(f"clip is {written} bytes, expected {size}")
     return Layout.whole(size)

@@ -97,7 +97,10 @@ class BufferReader:
         if segment is None:
             return None
         async with self.pinned([segment]):
-            return await asyncio.to_thread(segment.path.read_bytes)
+            try:
+                return await asyncio.to_thread(segment.path.read_bytes)
+            except OSError as exc:  # it is pinned: gone or unreadable is our failure
+                raise ClipError(f"cannot read segment {seq}: {exc}") from exc
 
     async def snapshot(self) -> tuple[Segment, bytes] | None:
         """A JPEG of the newest segment's first frame (a keyframe); cached per segment. If the
@@ -153,8 +156,7 @@ class BufferReader:
 
 def _assemble(plan: ClipPlan, fmt: ClipFormat, out: Path) -> Layout:
     if fmt == "zip":
-        write_zip(plan.segments, out, f"{plan.key}.m3u8")
-        return Layout.whole(out.stat().st_size)
+        return Layout.whole(write_zip(plan.segments, out, f"{plan.key}.m3u8"))
     layout = concat_mp4(plan.segments, out)
     if layout is not None:
         return layout

@@ -56,6 +56,20 @@ async def test_pinned_files_survive_eviction_until_the_reader_is_done(tmp_path: 
     assert remaining == [f"seq-{i:09d}.ts" for i in (4, 5)]
 
 
+async def test_segments_are_read_whole_and_a_lost_file_is_a_clip_error(tmp_path: Path) -> None:
+    directory = tmp_path / "front"
+    seed(directory, 3)
+    camera = CameraSegmenter(
+        SegmenterConfig("front", "rtmp://unused", directory, buffer_ms=60_000), FakeClock(T0)
+    )
+    await camera.recover()
+    assert await camera.read_segment(1) == b"\x47" * 188
+    assert await camera.read_segment(7) is None
+    (directory / "seq-000000001.ts").unlink()  # not by us: the index still holds it
+    with pytest.raises(ClipError, match="cannot read segment 1"):
+        await camera.read_segment(1)
+
+
 async def test_recovery_evicts_what_expired_while_the_server_was_down(tmp_path: Path) -> None:
     directory = tmp_path / "front"
     seed(directory, 5)
