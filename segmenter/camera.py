@@ -21,13 +21,13 @@ from segmenter import sidecar
 from segmenter.config import SegmenterConfig
 from segmenter.errors import FfmpegNotFound
 from segmenter.ffmpeg import segmenter_argv
+from segmenter.formats.mpegts import HEAD_BYTES, starts_with_keyframe
+from segmenter.formats.samples import index_file
 from segmenter.index import SegmentIndex
 from segmenter.listing import parse_list_line, seq_of
 from segmenter.model import ListEntry, Segment, SegmenterStats
-from segmenter.mpegts import HEAD_BYTES, starts_with_keyframe
 from segmenter.placement import place
 from segmenter.reader import BufferReader, delete_files
-from segmenter.samples import index_file
 
 logger = logging.getLogger(__name__)
 

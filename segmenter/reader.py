@@ -13,10 +13,10 @@ from pathlib import Path
 from common.media import ClipFormat
 from segmenter.clip import ClipPlan, plan_clip, remux_mp4, write_zip
 from segmenter.errors import ClipError
-from segmenter.faststart import Layout, faststart_layout
+from segmenter.formats.faststart import Layout, faststart_layout
+from segmenter.formats.mp4concat import concat_mp4
 from segmenter.index import SegmentIndex
 from segmenter.model import Segment
-from segmenter.mp4concat import concat_mp4
 from segmenter.snapshot import frame_jpeg, keyframe_jpeg
 from segmenter.threads import stream_from_thread
 

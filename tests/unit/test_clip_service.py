@@ -12,7 +12,7 @@ import pytest
 from api.clips import ClipService
 from api.errors import ClipsBusy
 from api.ports import ClipFormat
-from segmenter.faststart import Layout
+from segmenter.formats.faststart import Layout
 
 pytestmark = pytest.mark.anyio
 

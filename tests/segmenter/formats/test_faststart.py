@@ -10,7 +10,7 @@ import pytest
 
 from segmenter.clip import remux_mp4
 from segmenter.errors import ClipError
-from segmenter.faststart import faststart_layout
+from segmenter.formats.faststart import faststart_layout
 from segmenter.model import Segment
 from tests.conftest import require_binary
 

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from segmenter.mpegts import SYNC, TS_PACKET
+from segmenter.formats.mpegts import SYNC, TS_PACKET
 
 PAYLOAD = TS_PACKET - 4  # a packet without its 4-byte header
 PTS_WRAP = 1 << 33

@@ -20,12 +20,12 @@ import numpy.typing as npt
 
 from segmenter.clip import DEFAULT_FRAME_S, MAX_DTS_JUMP_S
 from segmenter.errors import ClipError
-from segmenter.faststart import Layout
-from segmenter.h264 import ParameterSets, find_parameter_sets
+from segmenter.formats.faststart import Layout
+from segmenter.formats.h264 import ParameterSets, find_parameter_sets
+from segmenter.formats.mp4write import TIMESCALE, Track, head
+from segmenter.formats.samples import Recipe, SampleTable
+from segmenter.formats.tsindex import PTS_WRAP
 from segmenter.model import Segment
-from segmenter.mp4write import TIMESCALE, Track, head
-from segmenter.samples import Recipe, SampleTable
-from segmenter.tsindex import PTS_WRAP
 
 logger = logging.getLogger(__name__)
 

@@ -18,15 +18,15 @@ import pytest
 
 from segmenter import CameraSegmenter, SegmenterConfig, sidecar
 from segmenter.clip import remux_mp4
-from segmenter.faststart import Layout, faststart_layout
-from segmenter.h264 import parameter_sets
+from segmenter.formats.faststart import Layout, faststart_layout
+from segmenter.formats.h264 import parameter_sets
+from segmenter.formats.mp4concat import concat_mp4, timeline
+from segmenter.formats.mp4write import Track, head, mdat_header
+from segmenter.formats.samples import SegmentSamples, index_file
 from segmenter.model import Segment
-from segmenter.mp4concat import concat_mp4, timeline
-from segmenter.mp4write import Track, head, mdat_header
-from segmenter.samples import SegmentSamples, index_file
 from tests.conftest import require_binary
+from tests.segmenter.formats.tsmux import choppy, mux, real_access_units
 from tests.segmenter.segmenting import segment_file
-from tests.segmenter.tsmux import choppy, mux, real_access_units
 
 T0 = 1_800_000_000_000
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf"}

@@ -15,8 +15,8 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from segmenter.mpegts import HEAD_BYTES, SYNC, TS_PACKET, program_streams
-from segmenter.tsindex import PAYLOAD, Indexed, index_ts
+from segmenter.formats.mpegts import HEAD_BYTES, SYNC, TS_PACKET, program_streams
+from segmenter.formats.tsindex import PAYLOAD, Indexed, index_ts
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from segmenter.h264 import ParameterSets, avcc_record
+from segmenter.formats.h264 import ParameterSets, avcc_record
 
 TIMESCALE = 90_000  # MPEG-TS ticks, kept as the media timescale
 MOVIE_TIMESCALE = 1000
