@@ -21,13 +21,10 @@ import av.error
 from common.hls import media_playlist
 from segmenter.errors import ClipError
 from segmenter.model import Gap, Segment
+from segmenter.timing import DEFAULT_FRAME_S, MAX_DTS_JUMP_S, TS_TIME_BASE
 
 logger = logging.getLogger(__name__)
 
-# A jump in decode time larger than this (or going back) is a publisher discontinuity: the
-# clip's timeline continues one frame later instead of freezing or failing to mux.
-MAX_DTS_JUMP_S = 2.0
-DEFAULT_FRAME_S = Fraction(1, 25)
 PROBE_OPTIONS = {"probesize": "32768", "analyzeduration": "0"}
 
 
@@ -101,7 +98,7 @@ def _copy_packets(
     """Copy every packet to `vout` with timestamps rebased to 0 (the hot loop: ~22,500
     packets for a 900-s clip, so each attribute is read once and `mux_one` skips `mux`'s
     list handling)."""
-    tb = time_base or Fraction(1, 90_000)
+    tb = time_base or TS_TIME_BASE
     max_jump = int(MAX_DTS_JUMP_S / tb)
     step = int(DEFAULT_FRAME_S / tb)
     mux = dst.mux_one

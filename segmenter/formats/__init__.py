@@ -7,8 +7,9 @@
 - `mp4write`, `mp4concat`: a faststart MP4 built from sample indexes, its moov with numpy and
   its samples cut out of the .ts files.
 - `faststart`: serving a moov-last MP4 (PyAV's remux) moov-first without rewriting it.
+- `arrays`: the numpy array types they share.
 
 Plain blocking functions over bytes and files: no asyncio, no clock, no state between calls.
 The rest of `segmenter/` runs them in worker threads (`mp4concat` uses one helper thread of its
-own).
+own). They import only each other and the package's leaves (`errors`, `model`, `timing`).
 """
