@@ -1,6 +1,7 @@
 """Reading one camera's rolling buffer: pins, clips (MP4, ZIP, streamed fMP4), segments,
 snapshots, and waiting for video to arrive. The writing side (ffmpeg sessions, indexing,
-eviction) is `segmenter.camera.CameraSegmenter`, which extends this class."""
+eviction) is `segmenter.camera.CameraSegmenter`, which owns a `BufferReader` over its index
+and calls `on_indexed()` after each segment it adds."""
 
 from __future__ import annotations
 
@@ -45,8 +46,8 @@ class BufferReader:
     def camera(self) -> str:
         return self._camera
 
-    async def _arrived(self) -> None:
-        """A segment was indexed: wake `wait_until`."""
+    async def on_indexed(self) -> None:
+        """The writer indexed a segment (and recorded it in the sidecar): wake `wait_until`."""
         async with self._arrival:
             self._arrival.notify_all()
 

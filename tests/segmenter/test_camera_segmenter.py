@@ -45,7 +45,7 @@ async def test_pinned_files_survive_eviction_until_the_reader_is_done(tmp_path: 
         SegmenterConfig("front", "rtmp://unused", directory, buffer_ms=10_000), clock
     )
     assert await camera.recover() == 6
-    async with camera.reading(T0, T0 + 2000) as segments:
+    async with camera.reader.reading(T0, T0 + 2000) as segments:
         assert [s.seq for s in segments] == [0, 1]
         clock.now = T0 + 13_500  # segments 0..3 expire
         await camera.evict()
@@ -121,6 +121,39 @@ async def test_a_stalled_ffmpeg_is_stopped_and_restarted(tmp_path: Path) -> None
             async with asyncio.timeout(15):  # a cancel the loop dropped would hang here
                 await task
     assert camera.stats().pid is None
+
+
+async def test_a_waiting_reader_is_woken_by_the_segment_the_writer_indexes(
+    tmp_path: Path, ts_segments: list[Path]
+) -> None:
+    fake = tmp_path / "one-segment-ffmpeg"
+    # Stands in for ffmpeg: writes one finished segment where it is told to, lists it on
+    # stdout, then keeps pulling without another.
+    fake.write_text(
+        f"#!{sys.executable}\nimport shutil, sys, time\n"
+        f"shutil.copy({str(ts_segments[0])!r}, sys.argv[-1] % 0)\n"
+        "print('seq-000000000.ts,0.000000,1.000000', flush=True)\ntime.sleep(60)\n"
+    )
+    fake.chmod(0o755)
+    config = SegmenterConfig("front", "rtmp://unused", tmp_path / "front", ffmpeg=str(fake))
+    camera = CameraSegmenter(config, FakeClock(T0))
+    await camera.recover()
+    assert camera.stats().segments == 0
+    task = asyncio.create_task(camera.run())
+    try:
+        # Only the writer's word can end this wait: its own timeout is an hour away.
+        async with asyncio.timeout(30):
+            assert await camera.wait_until(T0, timeout_s=3600)
+        (segment,) = camera.recent(None)
+        assert (segment.seq, segment.start_ms, segment.end_ms) == (0, T0 - 1000, T0)
+        assert segment.keyframe_start
+        assert segment.samples is not None
+        assert [s.seq for s in camera.reader.index.segments] == [0]
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            async with asyncio.timeout(15):  # a cancel the loop dropped would hang here
+                await task
 
 
 async def test_real_ffmpeg_segments_are_indexed_and_recovered(
