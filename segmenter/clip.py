@@ -1,5 +1,7 @@
-"""Clip assembly from buffer segments, without re-encoding: MP4 (faststart or fragmented)
-by remuxing in-process with PyAV, and ZIP of the raw segments with an HLS playlist.
+"""Clips of buffer segments, never re-encoded: which segments make one (`ClipPlan`), the
+PyAV remux (fragmented MP4 streamed as it is made, and the MP4 of segments that have no sample
+index), and ZIP of the raw segments with a VOD playlist. The usual MP4 is not remuxed but
+concatenated from sample indexes (`formats.mp4concat`).
 
 Blocking (file and CPU work): callers run these in worker threads.
 """
