@@ -7,7 +7,7 @@ loopback, for 30-, 300- and 900-s clips: time to first byte, total, MB/s, ratio.
 request asks for a different range, so neither side answers from a cache.
 
 The buffer is laid down as the segmenter leaves it: segment files plus sidecar lines with
-each segment's sample index (`segmenter.samples.index_file`, what ingest runs once per
+each segment's sample index (`segmenter.formats.samples.index_file`, what ingest runs once per
 segment). That indexing is timed here too: its CPU per segment and its bytes are the cost
 of the concatenating clip path.
 
@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 from _common import ffmpeg_bin, free_port, machine, markdown_table, wait_until
 from streams_per_host import Server
 
-from segmenter.samples import index_file
+from segmenter.formats.samples import index_file
 
 LENGTHS_S = (30, 300, 900)
 SPARE_S = 10  # segments beyond 900 s, so every repeat of the longest clip is a new range

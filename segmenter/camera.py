@@ -1,4 +1,5 @@
-"""One camera's segmenter: runs ffmpeg sessions, indexes finished segments, evicts on time.
+"""One camera's rolling buffer: the writing side (ffmpeg sessions, indexing finished segments,
+eviction on time) and, sharing its index, a `BufferReader` for the reading side.
 
 `CameraSegmenter.run()` is the supervised loop. It restarts ffmpeg with capped backoff when it
 exits or stalls; each run that produces segments is a new publisher session. A second loop
@@ -12,38 +13,42 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
+from common.clock import Clock, wall_ms
+from common.media import ClipFormat
+from common.process import stop_process
+from common.retry import backoff_s
 from segmenter import sidecar
+from segmenter.clip import ClipPlan
 from segmenter.config import SegmenterConfig
 from segmenter.errors import FfmpegNotFound
-from segmenter.ffmpeg import segmenter_argv, stop_process
+from segmenter.ffmpeg import segmenter_argv
+from segmenter.formats.faststart import Layout
+from segmenter.formats.mpegts import HEAD_BYTES, starts_with_keyframe
+from segmenter.formats.samples import index_file
 from segmenter.index import SegmentIndex
 from segmenter.listing import parse_list_line, seq_of
 from segmenter.model import ListEntry, Segment, SegmenterStats
-from segmenter.mpegts import HEAD_BYTES, starts_with_keyframe
 from segmenter.placement import place
 from segmenter.reader import BufferReader, delete_files
-from segmenter.samples import index_file
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], int]
 
+class CameraSegmenter:
+    """One camera's buffer: owns its directory, its index and its ffmpeg child (the writing
+    side, here) and a `reader` over the same index, which it tells of each new segment.
 
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-class CameraSegmenter(BufferReader):
-    """Owns one camera's directory, index and ffmpeg child (and reads them: BufferReader)."""
+    The reading methods at the end hand on to the reader, so that this one object is what the
+    server's `CameraBuffer` protocol needs.
+    """
 
     def __init__(self, config: SegmenterConfig, clock: Clock = wall_ms) -> None:
-        super().__init__(
-            config.camera, SegmentIndex(config.camera, config.buffer_ms, config.max_bytes)
-        )
         self.config = config
+        self.index = SegmentIndex(config.camera, config.buffer_ms, config.max_bytes)
+        self.reader = BufferReader(config.camera, self.index)
         self._clock = clock
         self._recovered = False
         self._session = 0
@@ -61,6 +66,10 @@ class CameraSegmenter(BufferReader):
         self._first_segment = asyncio.Event()
         # Serialises sidecar appends and rewrites, which run in worker threads.
         self._io_lock = asyncio.Lock()
+
+    @property
+    def camera(self) -> str:
+        return self.config.camera
 
     # -- lifecycle -----------------------------------------------------------------------
     async def recover(self) -> int:
@@ -128,18 +137,12 @@ class CameraSegmenter(BufferReader):
 
     # -- the session loop ----------------------------------------------------------------
     async def _sessions(self) -> None:
-        backoff = self.config.backoff_min_s
+        failures = 0  # sessions in a row that produced no segment
         while True:
             produced = await self._one_session()
             self._restarts += 1
-            backoff = (
-                self.config.backoff_min_s
-                if produced
-                else min(backoff * 2, self.config.backoff_max_s)
-            )
-            delay = backoff
-            if time.monotonic() < self._fast_until:
-                delay = min(delay, self.config.fast_retry_s)
+            failures = 0 if produced else failures + 1
+            delay = restart_delay(self.config, failures, time.monotonic() < self._fast_until)
             self._state = "waiting"
             self._kick.clear()
             with contextlib.suppress(TimeoutError):
@@ -257,7 +260,7 @@ class CameraSegmenter(BufferReader):
         async with self._io_lock:
             await asyncio.to_thread(sidecar.append, self.config.directory, segment)
         self._sidecar_lines += 1
-        await self._arrived()  # after the sidecar line: a waiter sees a segment that lasts
+        await self.reader.on_indexed()  # after the sidecar line: a waiter sees one that lasts
         await self.evict()
         return True
 
@@ -298,6 +301,43 @@ class CameraSegmenter(BufferReader):
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._index_changed.wait()
+
+    # -- reading: handed on to the reader (for the server's CameraBuffer) ---------------------
+    def recent(self, count: int | None) -> Sequence[Segment]:
+        return self.reader.recent(count)
+
+    def plan(self, start_ms: int, end_ms: int) -> ClipPlan | None:
+        return self.reader.plan(start_ms, end_ms)
+
+    async def assemble(self, plan: ClipPlan, fmt: ClipFormat, out: Path) -> Layout:
+        return await self.reader.assemble(plan, fmt, out)
+
+    def stream_fmp4(self, plan: ClipPlan) -> AsyncIterator[bytes]:
+        return self.reader.stream_fmp4(plan)
+
+    async def read_segment(self, seq: int) -> bytes | None:
+        return await self.reader.read_segment(seq)
+
+    async def snapshot(self) -> tuple[Segment, bytes] | None:
+        return await self.reader.snapshot()
+
+    async def snapshot_at(self, at_ms: int) -> tuple[Segment, int, bytes] | None:
+        return await self.reader.snapshot_at(at_ms)
+
+    async def wait_until(self, ms: int, timeout_s: float) -> bool:
+        return await self.reader.wait_until(ms, timeout_s)
+
+
+def restart_delay(config: SegmenterConfig, failures: int, after_publish: bool) -> float:
+    """Seconds before the next ffmpeg run, after `failures` runs in a row without a segment
+    (0: the last run produced some): doubling from `backoff_min_s` up to `backoff_max_s`,
+    and at most `fast_retry_s` while a publish notification is fresh.
+
+    No jitter: each camera pulls from our own relay on loopback, so there is no crowd of
+    clients to spread out, and a publish cuts the wait short anyway.
+    """
+    delay = backoff_s(failures, base_s=config.backoff_min_s, cap_s=config.backoff_max_s)
+    return min(delay, config.fast_retry_s) if after_publish else delay
 
 
 def _inspect(path: Path) -> tuple[int, bool] | None:

@@ -1,5 +1,7 @@
-"""Clip assembly from buffer segments, without re-encoding: MP4 (faststart or fragmented)
-by remuxing in-process with PyAV, and ZIP of the raw segments with an HLS playlist.
+"""Clips of buffer segments, never re-encoded: which segments make one (`ClipPlan`), the
+PyAV remux (fragmented MP4 streamed as it is made, and the MP4 of segments that have no sample
+index), and ZIP of the raw segments with a VOD playlist. The usual MP4 is not remuxed but
+concatenated from sample indexes (`formats.mp4concat`).
 
 Blocking (file and CPU work): callers run these in worker threads.
 """
@@ -8,29 +10,23 @@ from __future__ import annotations
 
 import io
 import logging
-import math
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO
 
 import av
 import av.error
 
+from common.hls import media_playlist
 from segmenter.errors import ClipError
 from segmenter.model import Gap, Segment
+from segmenter.timing import DEFAULT_FRAME_S, MAX_DTS_JUMP_S, TS_TIME_BASE
 
 logger = logging.getLogger(__name__)
 
-ClipFormat = Literal["mp4", "fmp4", "zip"]
-FORMATS: tuple[ClipFormat, ...] = ("mp4", "fmp4", "zip")
-
-# A jump in decode time larger than this (or going back) is a publisher discontinuity: the
-# clip's timeline continues one frame later instead of freezing or failing to mux.
-MAX_DTS_JUMP_S = 2.0
-DEFAULT_FRAME_S = Fraction(1, 25)
 PROBE_OPTIONS = {"probesize": "32768", "analyzeduration": "0"}
 
 
@@ -91,7 +87,7 @@ def remux_mp4(
             with av.open(out, "w", format="mp4", options=options) as dst:
                 vout = dst.add_stream_from_template(vin)
                 return _copy_packets(src.demux(vin), vin.time_base, vout, dst)
-    except av.error.FFmpegError as exc:
+    except (av.error.FFmpegError, OSError) as exc:
         raise ClipError(f"remux failed: {exc}") from exc
 
 
@@ -104,7 +100,7 @@ def _copy_packets(
     """Copy every packet to `vout` with timestamps rebased to 0 (the hot loop: ~22,500
     packets for a 900-s clip, so each attribute is read once and `mux_one` skips `mux`'s
     list handling)."""
-    tb = time_base or Fraction(1, 90_000)
+    tb = time_base or TS_TIME_BASE
     max_jump = int(MAX_DTS_JUMP_S / tb)
     step = int(DEFAULT_FRAME_S / tb)
     mux = dst.mux_one
@@ -138,30 +134,18 @@ def _copy_packets(
     return frames
 
 
-def playlist(segments: Sequence[Segment], uri: str = "{name}") -> str:
-    """A VOD HLS playlist of these segments (used inside ZIP clips)."""
-    target = max(math.ceil(s.duration_ms / 1000) for s in segments)
-    lines = [
-        "#EXTM3U",
-        "#EXT-X-VERSION:3",
-        f"#EXT-X-TARGETDURATION:{target}",
-        f"#EXT-X-MEDIA-SEQUENCE:{segments[0].seq}",
-        "#EXT-X-PLAYLIST-TYPE:VOD",
-    ]
-    previous: Segment | None = None
-    for segment in segments:
-        if previous is not None and segment.session != previous.session:
-            lines.append("#EXT-X-DISCONTINUITY")
-        lines.append(f"#EXTINF:{segment.duration_ms / 1000:.3f},")
-        lines.append(uri.format(name=segment.path.name, seq=segment.seq))
-        previous = segment
-    lines.append("#EXT-X-ENDLIST")
-    return "\n".join(lines) + "\n"
+def write_zip(segments: Sequence[Segment], out: Path, playlist_name: str) -> int:
+    """The raw segments and a playlist of them, stored (no compression: video is compressed).
+    Returns the ZIP's size."""
+    try:
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
+            archive.writestr(playlist_name, media_playlist(segments, _file_name, vod=True))
+            for segment in segments:
+                archive.write(segment.path, arcname=segment.path.name)
+        return out.stat().st_size
+    except OSError as exc:
+        raise ClipError(f"writing the ZIP failed: {exc}") from exc
 
 
-def write_zip(segments: Sequence[Segment], out: Path, playlist_name: str) -> None:
-    """The raw segments and a playlist of them, stored (no compression: video is compressed)."""
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
-        archive.writestr(playlist_name, playlist(segments))
-        for segment in segments:
-            archive.write(segment.path, arcname=segment.path.name)
+def _file_name(segment: Segment) -> str:
+    return segment.path.name

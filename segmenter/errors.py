@@ -3,8 +3,14 @@
 SegmenterError
 ├── SegmenterFatal          configuration or environment is broken; restarting cannot help
 │   └── FfmpegNotFound      the ffmpeg binary is missing or not executable
-├── SessionEnded            one ffmpeg run ended (exit, stall); the loop restarts it
-└── IndexOrderError         a segment was added out of order (a bug, never input)
+├── IndexOrderError         a segment was added out of order (a bug, never input)
+└── ClipError               a clip, snapshot or segment could not be read from the buffer
+
+Third-party errors are translated where the buffer is read: PyAV's, OSError and malformed
+MP4 boxes become ClipError. Two things are deliberately not errors of this tree: an ffmpeg
+run that ends or stalls (the loop restarts it and says why in `stats().last_exit`), and an
+OSError of the buffer directory while segmenting or recovering, which propagates as it is
+so that the server's supervisor restarts the loop as a transient failure.
 """
 
 
@@ -20,13 +26,10 @@ class FfmpegNotFound(SegmenterFatal):
     """The configured ffmpeg binary cannot be executed."""
 
 
-class SessionEnded(SegmenterError):
-    """One ffmpeg session ended; carries why, for logs and stats."""
-
-
 class IndexOrderError(SegmenterError):
     """A segment was added whose sequence number or start is not after the newest one."""
 
 
 class ClipError(SegmenterError):
-    """A clip could not be assembled from its segments."""
+    """A clip, a snapshot or a segment's bytes could not be made from segments the buffer
+    holds: the server's failure, not the request's (the next segment is usually fine)."""

@@ -1,13 +1,8 @@
-"""The ffmpeg stream-copy segmenter command and the child-process lifecycle around it."""
+"""The ffmpeg stream-copy segmenter command (stopping the child is `common.process`)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from pathlib import Path
-
-logger = logging.getLogger(__name__)
 
 
 def segmenter_argv(ffmpeg: str, source_url: str, directory: Path, start_number: int) -> list[str]:
@@ -53,18 +48,3 @@ def segmenter_argv(ffmpeg: str, source_url: str, directory: Path, start_number: 
         "csv",
         str(directory / "seq-%09d.ts"),
     ]
-
-
-async def stop_process(proc: asyncio.subprocess.Process, timeout_s: float = 5.0) -> int:
-    """Terminate, wait up to `timeout_s`, kill; always reap. Returns the exit status."""
-    if proc.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.terminate()
-        try:
-            async with asyncio.timeout(timeout_s):  # not wait_for: it can drop a cancel (3.11)
-                await proc.wait()
-        except TimeoutError:
-            logger.warning("pid %s ignored SIGTERM for %.1fs; killing it", proc.pid, timeout_s)
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-    return await proc.wait()

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # a type only: this module stays a leaf at run time
-    from segmenter.samples import SegmentSamples
+    from segmenter.formats.samples import SegmentSamples
 
 
 @dataclass(frozen=True, slots=True)

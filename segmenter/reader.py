@@ -1,6 +1,7 @@
 """Reading one camera's rolling buffer: pins, clips (MP4, ZIP, streamed fMP4), segments,
 snapshots, and waiting for video to arrive. The writing side (ffmpeg sessions, indexing,
-eviction) is `segmenter.camera.CameraSegmenter`, which extends this class."""
+eviction) is `segmenter.camera.CameraSegmenter`, which owns a `BufferReader` over its index
+and calls `on_indexed()` after each segment it adds."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-from segmenter.clip import ClipFormat, ClipPlan, plan_clip, remux_mp4, write_zip
+from common.media import ClipFormat
+from segmenter.clip import ClipPlan, plan_clip, remux_mp4, write_zip
 from segmenter.errors import ClipError
-from segmenter.faststart import Layout, faststart_layout
+from segmenter.formats.faststart import Layout, faststart_layout
+from segmenter.formats.mp4concat import concat_mp4
 from segmenter.index import SegmentIndex
 from segmenter.model import Segment
-from segmenter.mp4concat import concat_mp4
 from segmenter.snapshot import frame_jpeg, keyframe_jpeg
 from segmenter.threads import stream_from_thread
 
@@ -44,8 +46,8 @@ class BufferReader:
     def camera(self) -> str:
         return self._camera
 
-    async def _arrived(self) -> None:
-        """A segment was indexed: wake `wait_until`."""
+    async def on_indexed(self) -> None:
+        """The writer indexed a segment (and recorded it in the sidecar): wake `wait_until`."""
         async with self._arrival:
             self._arrival.notify_all()
 
@@ -96,7 +98,10 @@ class BufferReader:
         if segment is None:
             return None
         async with self.pinned([segment]):
-            return await asyncio.to_thread(segment.path.read_bytes)
+            try:
+                return await asyncio.to_thread(segment.path.read_bytes)
+            except OSError as exc:  # it is pinned: gone or unreadable is our failure
+                raise ClipError(f"cannot read segment {seq}: {exc}") from exc
 
     async def snapshot(self) -> tuple[Segment, bytes] | None:
         """A JPEG of the newest segment's first frame (a keyframe); cached per segment. If the
@@ -152,8 +157,7 @@ class BufferReader:
 
 def _assemble(plan: ClipPlan, fmt: ClipFormat, out: Path) -> Layout:
     if fmt == "zip":
-        write_zip(plan.segments, out, f"{plan.key}.m3u8")
-        return Layout.whole(out.stat().st_size)
+        return Layout.whole(write_zip(plan.segments, out, f"{plan.key}.m3u8"))
     layout = concat_mp4(plan.segments, out)
     if layout is not None:
         return layout

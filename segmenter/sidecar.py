@@ -11,9 +11,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from segmenter.formats.samples import SegmentSamples
 from segmenter.listing import seq_of
 from segmenter.model import Segment
-from segmenter.samples import SegmentSamples
 
 logger = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ import av.error
 import av.video.frame
 
 from segmenter.errors import ClipError
+from segmenter.timing import TS_TIME_BASE
 
 
 def keyframe_jpeg(path: Path, quality: int = 5) -> bytes:
@@ -25,7 +26,7 @@ def frame_jpeg(path: Path, offset_ms: int, quality: int = 5) -> tuple[int, bytes
     try:
         with av.open(str(path), format="mpegts") as src:
             stream = src.streams.video[0]
-            time_base = stream.time_base or Fraction(1, 90_000)
+            time_base = stream.time_base or TS_TIME_BASE
             if offset_ms <= 0:
                 # Only the keyframe is wanted: skip decoding everything else.
                 stream.codec_context.skip_frame = "NONKEY"

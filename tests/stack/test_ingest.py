@@ -10,7 +10,6 @@ import itertools
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,16 +52,13 @@ def front_camera(server: Server) -> Iterator[subprocess.Popen[bytes]]:
     stop(proc)
 
 
-def test_simulated_camera_segments_appear_within_3s_and_start_with_keyframes(
+def test_simulated_camera_segments_appear_and_start_with_keyframes(
     server: Server, front_camera: subprocess.Popen[bytes]
 ) -> None:
+    # How soon the first segment comes after a publish is a speed, not a behaviour: bounded
+    # here only so that a segmenter that never starts fails.
     wait_for("front online", lambda: server.camera("front")["online"], 10, 0.02)
-    online_at = time.monotonic()
-    wait_for("first front segment", lambda: server.sidecar("front"), 3, 0.02)
-    first_after = time.monotonic() - online_at
-    assert first_after < 3
-    rows = wait_for("4 segments", lambda: len(server.sidecar("front")) >= 4 or None, 10)
-    assert rows
+    wait_for("4 segments", lambda: len(server.sidecar("front")) >= 4 or None, 15)
     segments = server.sidecar("front")
     # Every finished segment is ~1 s (GOP = fps) and starts with an IDR.
     for row in segments:
@@ -108,28 +104,30 @@ def test_wrong_stream_key_is_refused_at_the_relay_and_nothing_is_recorded(
     assert "wrong stream key for side" in server.log_tail(200)
 
 
-def test_buffer_never_holds_more_than_its_length_plus_one_segment(
+def test_real_time_eviction_deletes_files_and_the_buffer_stays_its_length(
     server: Server, front_camera: subprocess.Popen[bytes]
 ) -> None:
-    """Over 30 s of a 10-s buffer: the index and the directory stay bounded, and full."""
+    """With the real clock and a running ffmpeg: footage older than the 10-s buffer is evicted,
+    its files leave the disk beside the one ffmpeg is writing, and the buffer is full but never
+    longer. (Which segments go when, by age, bytes and pins, is tested on a fake clock in
+    tests/segmenter/test_index.py and test_camera_segmenter.py.)"""
     wait_for("front recording", lambda: server.camera("front")["buffer"]["segments"], 10)
-    deadline = time.monotonic() + 30
-    most_seconds, most_files, samples = 0.0, 0, 0
-    while time.monotonic() < deadline:
+    oldest = server.segment_files("front")[0]
+
+    def evicted_and_bounded() -> bool:
         buffer = server.camera("front")["buffer"]
         files = server.segment_files("front")
-        most_seconds = max(most_seconds, buffer["seconds"])
-        most_files = max(most_files, len(files))
-        samples += 1
-        # The index spans at most the buffer length (plus one segment of rounding).
+        # The index spans at most the buffer length (plus one segment of rounding) and the
+        # directory holds its files plus the one ffmpeg is writing (one more: the two reads
+        # are not atomic).
         assert buffer["seconds"] <= 11.0, buffer
         if buffer["start_ms"] is not None:
             assert buffer["end_ms"] - buffer["start_ms"] <= 11_000, buffer
-        # On disk: those segments plus the one ffmpeg is writing.
-        assert len(files) <= 12, [f.name for f in files]
-        time.sleep(0.25)  # sampling interval
-    assert samples > 60
-    assert most_seconds >= 9.0, "the buffer should fill up to its length"
+        assert len(files) <= buffer["segments"] + 2, (buffer, [f.name for f in files])
+        return not oldest.exists() and buffer["seconds"] >= 9.0
+
+    # Bounded: the buffer fills in 10 s, then the oldest file goes within a second.
+    wait_for(f"{oldest.name} evicted from a full buffer", evicted_and_bounded, 30, 0.25)
     assert front_camera.poll() is None
 
 
@@ -160,17 +158,20 @@ def test_stopping_the_publisher_records_a_gap_and_republishing_resumes(
     assert stop(front_camera) == 0, "simcam should exit cleanly on SIGTERM"
     wait_for("front offline", lambda: not server.camera("front")["online"], 10)
     sessions_before = max(r["session"] for r in server.sidecar("front"))
-    time.sleep(2)  # the outage whose gap must be recorded
     again = simcam(server.publish_url("front"), server.root / "simcam-front-2.log")
     try:
-        wait_for(
+        rows = wait_for(
             "a new session's segments",
-            lambda: max(r["session"] for r in server.sidecar("front")) > sessions_before or None,
-            10,
+            lambda: [r for r in server.sidecar("front") if r["session"] > sessions_before],
+            15,
         )
-        camera = wait_for("a gap reported", lambda: server.camera("front")["gaps"] or None, 5)
-        gap = camera[-1]
-        assert gap["end_ms"] - gap["start_ms"] >= 2000
+        # The outage, from the last segment before it to the first after it, is the gap.
+        last_before = max(
+            r["end_ms"] for r in server.sidecar("front") if r["session"] <= sessions_before
+        )
+        gaps = server.camera("front")["gaps"]
+        assert {"start_ms": last_before, "end_ms": rows[0]["start_ms"]} in gaps, gaps
+        assert rows[0]["start_ms"] > last_before
         assert server.camera("front")["online"]
     finally:
         stop(again)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import subprocess
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from segmenter.clip import remux_mp4
 from segmenter.errors import ClipError
-from segmenter.faststart import faststart_layout
+from segmenter.formats.faststart import faststart_layout
 from segmenter.model import Segment
 from tests.conftest import require_binary
 
@@ -66,3 +67,15 @@ def test_files_that_are_not_moov_last_mp4_are_refused(tmp_path: Path) -> None:
     broken.write_bytes(b"\x00\x00\x00\x04ftyp")
     with pytest.raises(ClipError, match="malformed"):
         faststart_layout(broken)
+
+
+def test_unreadable_files_and_short_box_tables_are_clip_errors(tmp_path: Path) -> None:
+    with pytest.raises(ClipError, match="moov-first"):
+        faststart_layout(tmp_path / "gone.mp4")
+    ftyp = struct.pack(">I4s4sI", 16, b"ftyp", b"isom", 0x200)
+    mdat = struct.pack(">I4s", 8, b"mdat")
+    stco = struct.pack(">I4sII", 16, b"stco", 0, 1000)  # 1000 offsets announced, none there
+    short = tmp_path / "short.mp4"
+    short.write_bytes(ftyp + mdat + struct.pack(">I4s", 8 + len(stco), b"moov") + stco)
+    with pytest.raises(ClipError, match="moov-first"):
+        faststart_layout(short)

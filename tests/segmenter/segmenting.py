@@ -23,16 +23,20 @@ async def segment_file(
         ffmpeg, "-v", "error", "-framerate", "25", "-i", str(h264_file), "-t", "6",
         "-c", "copy", "-f", "flv", str(flv),
     )  # fmt: skip
-    assert await asyncio.wait_for(proc.wait(), 60) == 0
+    async with asyncio.timeout(60):
+        assert await proc.wait() == 0
     config = SegmenterConfig("front", str(flv), work / "front", ffmpeg=ffmpeg)
     camera = CameraSegmenter(config)
     task = asyncio.create_task(camera.run())
     try:
         async with asyncio.timeout(30):
             await camera.wait_first_segment()
-            # A file source runs faster than real time: the rest come within moments.
+            # A file source runs faster than real time: the rest come within moments, each
+            # one waking this wait (its own timeout is never what ends it).
             while len(camera.index) < count:
-                await camera.wait_until(camera.index.newest.end_ms + 1, 1.0)  # type: ignore[union-attr]
+                newest = camera.index.newest
+                assert newest is not None
+                await camera.wait_until(newest.end_ms + 1, 3600)
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from segmenter.mpegts import HEAD_BYTES, TS_PACKET, starts_with_keyframe
+from segmenter.formats.mpegts import HEAD_BYTES, TS_PACKET, starts_with_keyframe
 
 
 def _first_video_pes_offset(data: bytes) -> int:

@@ -77,6 +77,13 @@ def _shift_offsets(moov: bytearray, start: int, end: int, delta: int) -> None:
 
 def faststart_layout(path: Path) -> Layout:
     """The faststart layout of `path`, an MP4 written with its moov last (ftyp, ..., moov)."""
+    try:
+        return _layout(path)
+    except (OSError, struct.error) as exc:  # unreadable, or a box table cut short
+        raise ClipError(f"cannot serve {path.name} moov-first: {exc}") from exc
+
+
+def _layout(path: Path) -> Layout:
     size = path.stat().st_size
     with path.open("rb") as f:
         top = []

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 
-from segmenter.mpegts import HEAD_BYTES, SYNC, TS_PACKET, program_streams
-from segmenter.tsindex import PAYLOAD, Indexed, index_ts
+from segmenter.formats.arrays import I32, I64, U8, Bools
+from segmenter.formats.mpegts import HEAD_BYTES, SYNC, TS_PACKET, program_streams
+from segmenter.formats.tsindex import PAYLOAD, Indexed, index_ts
 
 logger = logging.getLogger(__name__)
 
@@ -25,9 +25,6 @@ _HEADER = struct.Struct("<4sIIIII")
 MAGIC = b"DBS1"
 STREAM_H264 = 0x1B
 
-I64 = npt.NDArray[np.int64]
-I32 = npt.NDArray[np.int32]
-
 
 class SampleTable(NamedTuple):
     """Per sample: decode time and composition offset (90 kHz), MP4 size, keyframe."""
@@ -35,7 +32,7 @@ class SampleTable(NamedTuple):
     dts: I64
     cts: I32
     sizes: I32
-    keys: npt.NDArray[np.bool_]
+    keys: Bools
 
 
 class Recipe(NamedTuple):
@@ -51,14 +48,14 @@ class Recipe(NamedTuple):
     run_src: list[int]
     run_len: list[int]
     patch_pos: I32
-    patch_values: npt.NDArray[np.uint8]
-    literals: npt.NDArray[np.uint8]
+    patch_values: U8
+    literals: U8
 
     @property
     def work_bytes(self) -> int:
         return self.packets * PAYLOAD + self.literals.size
 
-    def gather(self, path: Path, work: npt.NDArray[np.uint8]) -> list[memoryview]:
+    def gather(self, path: Path, work: U8) -> list[memoryview]:
         """The segment's sample bytes, as views of `work` (`work_bytes` or more, reused by
         the next call: write them out first)."""
         packets, payload = self.packets, self.packets * PAYLOAD

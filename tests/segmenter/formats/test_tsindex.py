@@ -11,10 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segmenter.samples import SegmentSamples, index_segment
-from segmenter.tsindex import start_codes
+from segmenter.formats.samples import SegmentSamples, index_segment
+from segmenter.formats.tsindex import start_codes
 from tests.conftest import require_binary
-from tests.tsmux import AUD, FRAME, Splitter, choppy, greedy, mux, real_access_units
+from tests.segmenter.formats.tsmux import (
+    AUD,
+    FRAME,
+    Splitter,
+    choppy,
+    greedy,
+    mux,
+    real_access_units,
+)
 
 
 def ffmpeg_avcc(payload: bytes) -> bytes:

@@ -6,17 +6,16 @@ import struct
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
-from segmenter.h264 import ParameterSets, avcc_record
+from segmenter.formats.arrays import I64, Bools
+from segmenter.formats.h264 import ParameterSets, avcc_record
+from segmenter.timing import TS_HZ
 
-TIMESCALE = 90_000  # MPEG-TS ticks, kept as the media timescale
+TIMESCALE = TS_HZ  # MPEG-TS ticks, kept as the media timescale
 MOVIE_TIMESCALE = 1000
 U32_MAX = 2**32 - 1
 HEAD_BOUND = 1 << 26  # ftyp + moov + mdat header stay far below this (64 MiB)
 MATRIX = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
-
-I64 = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +26,7 @@ class Track:
     durations: I64
     cts: I64
     sizes: I64
-    keys: npt.NDArray[np.bool_]
+    keys: Bools
     chunk_samples: I64
     params: ParameterSets
 

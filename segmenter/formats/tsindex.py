@@ -5,19 +5,16 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 
-from segmenter.mpegts import SYNC, TS_PACKET
+from segmenter.formats.arrays import I64, U8, Bools
+from segmenter.formats.mpegts import SYNC, TS_PACKET
+from segmenter.timing import PTS_WRAP
 
 PAYLOAD = TS_PACKET - 4  # a packet without its 4-byte header
-PTS_WRAP = 1 << 33
 NAL_IDR = 5
 NAL_AUD = 9
 # A composition offset beyond this (90 kHz ticks, 10 s) is damage, not B-frames.
 MAX_CTS = 900_000
-
-I64 = npt.NDArray[np.int64]
-U8 = npt.NDArray[np.uint8]
 
 
 class Indexed(NamedTuple):
@@ -26,7 +23,7 @@ class Indexed(NamedTuple):
     dts: I64
     cts: I64
     sizes: I64
-    keys: npt.NDArray[np.bool_]
+    keys: Bools
     run_src: I64
     run_len: I64
     patch_pos: I64
@@ -124,9 +121,7 @@ class _Regions(NamedTuple):
         return region, self.work[region] + (at - self.logical[region])
 
 
-def _runs(
-    regions: _Regions, lo: I64, hi: I64, literal: npt.NDArray[np.bool_], base: int
-) -> tuple[I64, I64]:
+def _runs(regions: _Regions, lo: I64, hi: I64, literal: Bools, base: int) -> tuple[I64, I64]:
     """(work offset, length) runs that copy [lo, hi) of the elementary stream for each output
     range in order, each `literal` range preceded by the next 4-byte literal at `base`."""
     filled = hi > lo

@@ -18,18 +18,17 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from segmenter.clip import DEFAULT_FRAME_S, MAX_DTS_JUMP_S
 from segmenter.errors import ClipError
-from segmenter.faststart import Layout
-from segmenter.h264 import ParameterSets, find_parameter_sets
+from segmenter.formats.arrays import I64
+from segmenter.formats.faststart import Layout
+from segmenter.formats.h264 import ParameterSets, find_parameter_sets
+from segmenter.formats.mp4write import TIMESCALE, Track, head
+from segmenter.formats.samples import Recipe, SampleTable
 from segmenter.model import Segment
-from segmenter.mp4write import TIMESCALE, Track, head
-from segmenter.samples import Recipe, SampleTable
-from segmenter.tsindex import PTS_WRAP
+from segmenter.timing import DEFAULT_FRAME_S, MAX_DTS_JUMP_S, PTS_WRAP
 
 logger = logging.getLogger(__name__)
 
-I64 = npt.NDArray[np.int64]
 IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024)
 MAX_JUMP = int(MAX_DTS_JUMP_S * TIMESCALE)
 FRAME = int(DEFAULT_FRAME_S * TIMESCALE)
@@ -163,9 +162,10 @@ def concat_mp4(segments: Sequence[Segment], out: Path) -> Layout | None:
             _write_in_two_halves(fd, jobs)
         finally:
             os.close(fd)
+        written = out.stat().st_size
     except (OSError, ValueError, IndexError) as exc:
         raise ClipError(f"writing the clip failed: {exc}") from exc
     size = len(header) + int(track.sizes.sum())
-    if out.stat().st_size != size:
-        raise ClipError(f"clip is {out.stat().st_size} bytes, expected {size}")
+    if written != size:
+        raise ClipError(f"clip is {written} bytes, expected {size}")
     return Layout.whole(size)
