@@ -32,10 +32,11 @@ from agent.events import Event
 from agent.motion import MotionDetector, MotionEvent
 from agent.outbox import AsyncOutbox
 from agent.pipeline import describe
-from agent.runtime import PipelineRuntime, wall_ms
+from agent.runtime import PipelineRuntime
 from agent.status import write_status
 from agent.threads import name_os_thread
 from agent.uplink import Uplink
+from common.clock import wall_ms
 
 logger = logging.getLogger(__name__)
 

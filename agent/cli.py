@@ -10,30 +10,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from agent.config import AgentSettings, load_agent_settings
+from agent.config import AgentSettings
 from agent.simcam import Simcam, SimcamOptions
+from common.clock import wall_ms
+from common.settings import settings_or_exit
 
+PROG = "doorbell-agent"
 EXIT_NOT_RUNNING = 1
-EXIT_CONFIG = 2
 
 
 def _settings_or_exit(config: Path | None) -> AgentSettings:
-    if config is not None and not config.is_file():
-        print(f"doorbell-agent: config file {config} does not exist", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG)
-    try:
-        return load_agent_settings(config)
-    except ValidationError as exc:
-        print(
-            f"doorbell-agent: invalid configuration ({exc.error_count()} error(s)):",
-            file=sys.stderr,
-        )
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"]) or "settings"
-            print(f"  {where}: {error['msg']}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
+    """The settings, or each bad field on stderr and exit status 2."""
+    return settings_or_exit(PROG, AgentSettings, config)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -45,12 +33,11 @@ def _run(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     """Print the running agent's status file; exit 1 if the agent is not running."""
     from agent.status import is_fresh, read_status
-    from agent.uplink import wall_ms
 
     settings = _settings_or_exit(args.config)
     status = read_status(settings.status_path)
     if status is None:
-        print(f"doorbell-agent: no status at {settings.status_path}", file=sys.stderr)
+        print(f"{PROG}: no status at {settings.status_path}", file=sys.stderr)
         return EXIT_NOT_RUNNING
     running = status.get("agent") == "running" and is_fresh(status, wall_ms())
     status["fresh"] = running
@@ -66,7 +53,7 @@ def _ring(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="doorbell-agent", description=__doc__)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )

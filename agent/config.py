@@ -8,17 +8,11 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent.motion import MotionSettings
+from common.ids import camera_id_problem
 
-# The server's rule for camera ids (api/config.py CAMERA_ID); they meet only on the wire.
-CAMERA_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 # What may appear in the RTMP URL and reach a gst-launch description: no quotes, backslashes,
 # spaces, '?', '&' or '#' that would change its meaning. `doorbell init-config` keys fit.
 STREAM_KEY = re.compile(r"^[A-Za-z0-9._~-]{1,200}$")
@@ -35,7 +29,8 @@ def _state_dir() -> Path:
 
 
 class AgentSettings(BaseSettings):
-    """Everything the doorbell agent reads at start. Built once in the CLI and passed down."""
+    """Everything the doorbell agent reads at start. Built once in the CLI and passed down
+    (`common.settings.load_settings(AgentSettings, toml_file)`)."""
 
     model_config = SettingsConfigDict(
         env_prefix="DOORBELL_AGENT_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -86,10 +81,9 @@ class AgentSettings(BaseSettings):
     @field_validator("camera")
     @classmethod
     def _camera(cls, value: str) -> str:
-        if not CAMERA_ID.match(value):
-            raise ValueError(
-                f"camera id {value!r} is not allowed: use 1-32 of a-z 0-9 - _, starting a-z or 0-9"
-            )
+        problem = camera_id_problem(value)  # the server's rule too (common/ids.py)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("relay_url")
@@ -132,28 +126,3 @@ class AgentSettings(BaseSettings):
     def publish_url(self) -> str:
         """rtmp://<relay>/live/<camera>?key=<stream key> (the relay's contract)."""
         return f"{self.relay_url}/{self.camera}?key={self.stream_key.get_secret_value()}"
-
-
-def load_agent_settings(config_file: Path | None, **overrides: object) -> AgentSettings:
-    """Settings from `config_file` (TOML, optional), then env, then `overrides` (highest).
-
-    The same few lines as `api.config.load_settings`, on purpose: the agent runs on the Pi
-    and never imports the server's packages.
-    """
-
-    class _FromFile(AgentSettings):
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
-            if config_file is not None:
-                sources += (TomlConfigSettingsSource(settings_cls, toml_file=config_file),)
-            return sources
-
-    return _FromFile(**overrides)  # type: ignore[arg-type]

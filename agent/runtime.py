@@ -28,6 +28,8 @@ import numpy.typing as npt
 from agent.gst import gst
 from agent.pipeline import ENCODED, MOTION
 from agent.threads import name_os_thread
+from common.clock import wall_ms
+from common.retry import backoff_s
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +55,6 @@ class Notice:
     detail: str
 
 
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def put_dropping_oldest(queue: asyncio.Queue[T], item: T) -> bool:
     """Put without waiting; when full, drop the oldest item first. True if one was dropped."""
     dropped = False
@@ -66,13 +64,6 @@ def put_dropping_oldest(queue: asyncio.Queue[T], item: T) -> bool:
             dropped = True
     queue.put_nowait(item)
     return dropped
-
-
-def restart_delay(failures: int, *, base_s: float, cap_s: float, jitter: float) -> float:
-    """Backoff before restart number `failures + 1`: doubling from `base_s`, capped at
-    `cap_s`, "equal jitter" (`jitter` in [0, 1)) so a fleet does not reconnect in lockstep."""
-    ceiling = min(cap_s, base_s * 2.0 ** min(failures, 32))
-    return ceiling * (0.5 + 0.5 * jitter)
 
 
 def copy_gray8(data: bytes | memoryview, width: int, height: int) -> npt.NDArray[np.uint8]:
@@ -329,7 +320,7 @@ class PipelineRuntime:
             self.restarts += 1
             self.last_reason = reason
             failures = 0 if healthy else failures + 1
-            delay = restart_delay(
+            delay = backoff_s(
                 failures, base_s=self._min_s, cap_s=self._max_s, jitter=self._rng.random()
             )
             logger.warning("pipeline: %s; restart %d in %.2f s", reason, self.restarts, delay)

@@ -8,7 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from agent.cli import main
-from agent.config import load_agent_settings
+from agent.config import AgentSettings
+from common.settings import load_settings
 
 GOOD = """
 camera = "front"
@@ -35,7 +36,7 @@ def test_loads_toml_env_overrides_and_defaults(
 ) -> None:
     monkeypatch.setenv("DOORBELL_AGENT_FPS", "15")
     monkeypatch.setenv("DOORBELL_AGENT_MOTION__COOLDOWN_MS", "500")
-    s = load_agent_settings(write(tmp_path, GOOD))
+    s = load_settings(AgentSettings, write(tmp_path, GOOD))
     assert (s.fps, s.width, s.height, s.source) == (15, 640, 480, "test")
     assert (s.motion.min_area, s.motion.cooldown_ms) == (0.02, 500)
     assert (s.motion_width, s.motion_height, s.motion_fps) == (160, 120, 5)
@@ -51,6 +52,7 @@ def test_loads_toml_env_overrides_and_defaults(
     ("change", "field"),
     [
         (('camera = "front"', 'camera = "../etc"'), "camera"),
+        (('camera = "front"', 'camera = "front\\n"'), "camera"),  # `$` alone would pass it
         (('"rtmp://server.lan:1935/live"', '"http://server.lan/live"'), "relay_url"),
         (('"front-stream-key-0123456789"', '"key\\" ! fakesink"'), "stream_key"),
         (('"front-stream-key-0123456789"', '"a&b=c"'), "stream_key"),
@@ -67,7 +69,7 @@ def test_invalid_settings_name_the_field(
     tmp_path: Path, change: tuple[str, str], field: str
 ) -> None:
     with pytest.raises(ValidationError) as info:
-        load_agent_settings(write(tmp_path, GOOD.replace(*change)))
+        load_settings(AgentSettings, write(tmp_path, GOOD.replace(*change)))
     assert field in {".".join(str(p) for p in e["loc"]) for e in info.value.errors()}
 
 

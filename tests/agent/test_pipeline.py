@@ -13,7 +13,7 @@ import pytest
 from agent.config import AgentSettings
 from agent.gst import gst
 from agent.pipeline import describe, quote
-from agent.runtime import copy_gray8, put_dropping_oldest, restart_delay
+from agent.runtime import copy_gray8, put_dropping_oldest
 
 BASE = {
     "camera": "front",
@@ -135,14 +135,6 @@ def test_copy_gray8_respects_the_row_stride() -> None:
     assert (frame == padded[:, :6]).all()
     with pytest.raises(ValueError, match="cannot hold"):
         copy_gray8(b"\0" * 10, 6, 3)
-
-
-def test_restart_delay_doubles_is_capped_and_jittered() -> None:
-    delays = [restart_delay(n, base_s=0.5, cap_s=10, jitter=0.99) for n in range(8)]
-    assert delays == sorted(delays)
-    assert delays[-1] <= 10
-    assert restart_delay(0, base_s=0.5, cap_s=10, jitter=0.0) == 0.25
-    assert restart_delay(30, base_s=0.5, cap_s=10, jitter=0.0) == 5.0
 
 
 @pytest.mark.anyio

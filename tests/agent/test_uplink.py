@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import json
 import logging
 import socket
@@ -26,7 +25,7 @@ import pytest
 from agent.clock import ClockOffset, OffsetSample, offset_sample, server_time
 from agent.events import Event, Kind
 from agent.outbox import AsyncOutbox
-from agent.uplink import Uplink, backoff_delay, classify, retry_after_s
+from agent.uplink import Uplink, classify
 from tests.contract.test_event_schema import schema_errors
 
 pytestmark = pytest.mark.anyio
@@ -183,24 +182,6 @@ def test_classify_keeps_the_queue_moving_only_for_real_refusals() -> None:
     assert [classify(s) for s in (500, 502, 503, 504, 301, 302)] == ["retry"] * 6
 
 
-def test_backoff_doubles_to_its_cap_with_jitter_in_the_upper_half() -> None:
-    delays = [backoff_delay(n, base_s=0.5, cap_s=10, jitter=0.999_999) for n in range(8)]
-    assert delays == pytest.approx([0.5, 1, 2, 4, 8, 10, 10, 10], rel=1e-5)
-    assert backoff_delay(3, base_s=0.5, cap_s=10, jitter=0) == 2.0
-    assert backoff_delay(10_000, base_s=0.5, cap_s=10, jitter=0.5) == 7.5
-
-
-def test_retry_after_in_seconds_or_as_a_date() -> None:
-    now_ms = 1_790_000_000_000
-    assert retry_after_s("3", now_ms) == 3.0
-    in_5_s = email.utils.formatdate(now_ms / 1000 + 5, usegmt=True)
-    assert retry_after_s(in_5_s, now_ms) == pytest.approx(5.0)
-    past = email.utils.formatdate(now_ms / 1000 - 60, usegmt=True)
-    assert retry_after_s(past, now_ms) == 0.0
-    assert retry_after_s(None, now_ms) is None
-    assert retry_after_s("soon", now_ms) is None
-
-
 def test_offset_sample_uses_the_midpoint_of_the_round_trip() -> None:
     # Sent at 1000 on our clock, answered 40 ms later; the server said 6020 (its ms clock).
     sample = offset_sample(1000, 40.0, 6020.0, 1.0)
@@ -231,6 +212,16 @@ def test_server_time_from_the_body_else_the_date_header() -> None:
     assert server_time(only_date) == (1_792_567_680_000.0, 1000.0)
     assert server_time(httpx.Response(200, json={"ok": True})) is None
     assert server_time(httpx.Response(200, content=b"{not json", headers=_json_headers(9))) is None
+
+
+@pytest.mark.parametrize(
+    "value", [b"NaN", b"Infinity", b"-Infinity", b"true", pytest.param(b"1" * 400, id="huge")]
+)
+def test_a_server_time_that_is_not_a_finite_number_is_ignored(value: bytes) -> None:
+    # json.loads takes NaN and Infinity; rounded into the offset estimate they would raise.
+    body = b'{"server_time_ms": ' + value + b"}"
+    response = httpx.Response(200, content=body, headers=_json_headers(len(body)))
+    assert server_time(response) is None
 
 
 # -- against the receiver -------------------------------------------------------------------
@@ -313,6 +304,24 @@ async def test_503_with_retry_after_is_retried_after_that_delay(tmp_path: Path) 
     # The backoff cap is 0.2 s: only the header explains a second's wait.
     assert requests[1].at - requests[0].at >= 0.95
     assert (status.sent, status.refused) == (2, 0)
+
+
+async def test_a_retry_after_that_cannot_be_read_falls_back_to_the_backoff(
+    tmp_path: Path,
+) -> None:
+    """ "\u00b2" is a digit to str.isdigit() and not to float(): the wait is the backoff's."""
+    [ring] = events(1)
+    async with receiver_running() as receiver:
+        receiver.script = [(503, {"Retry-After": "\u00b2"}, b"busy")]
+        async with uplink_running(tmp_path / "outbox.db", receiver.url) as uplink:
+            await uplink.submit(ring)
+            requests = await receiver.wait_requests(2)
+            await eventually("outbox drained", lambda: _pending_is(uplink, 0))
+            status = await uplink.status()
+    assert [r.json()["id"] for r in requests] == [ring.id, ring.id]
+    assert (status.sent, status.refused) == (1, 0)
+    assert status.last_error is not None
+    assert "HTTP 503" in status.last_error
 
 
 async def test_a_refused_event_is_dropped_counted_and_does_not_block_the_next(
