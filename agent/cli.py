@@ -1,5 +1,4 @@
-"""`doorbell-agent`: the doorbell's command line: run, status, ring, and simulate (the demo's
-stand-alone test camera)."""
+"""`doorbell-agent`: the doorbell's command line: run, status and ring."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent.config import AgentSettings
-from agent.simcam import Simcam, SimcamOptions
 from common.clock import wall_ms
 from common.settings import settings_or_exit
 
@@ -68,33 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ring = sub.add_parser("ring", help="ring the doorbell (as a button press would)")
     ring.add_argument("--config", type=Path, help=config_help)
     ring.set_defaults(func=_ring)
-    sim = sub.add_parser("simulate", help="publish a synthetic camera over RTMP")
-    sim.add_argument("--url", required=True, help="rtmp://HOST:1935/live/CAMERA?key=STREAM_KEY")
-    sim.add_argument("--width", type=int, default=640)
-    sim.add_argument("--height", type=int, default=480)
-    sim.add_argument("--fps", type=int, default=25, choices=range(1, 61), metavar="1-60")
-    sim.add_argument("--bitrate", type=int, default=1500, help="kbit/s")
-    sim.add_argument("--pattern", default="ball", choices=["ball", "smpte", "black", "snow"])
-    sim.add_argument("--seconds", type=float, default=0, help="stop after N s (0: never)")
-    sim.set_defaults(func=_simulate)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     code: int = args.func(args)
     return code
-
-
-def _simulate(args: argparse.Namespace) -> int:
-    options = SimcamOptions(
-        url=args.url,
-        width=args.width,
-        height=args.height,
-        fps=args.fps,
-        bitrate_kbps=args.bitrate,
-        pattern=args.pattern,
-    )
-    return Simcam(options).run(args.seconds)
 
 
 if __name__ == "__main__":
