@@ -25,6 +25,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from agent.errors import PipelineError
 from agent.gst import gst
 from agent.pipeline import ENCODED, MOTION
 from agent.threads import name_os_thread
@@ -39,11 +40,6 @@ NoticeKind = Literal["error", "eos"]
 EOS_TIMEOUT_S = 3.0
 NULL_TIMEOUT_S = 0.5  # a cancelled run still waits this long for its teardown to reach NULL
 HEALTHY_AFTER_S = 10.0  # a pipeline that streamed this long resets the restart backoff
-
-
-class PipelineError(Exception):
-    """The pipeline description cannot be built here (a missing element, a syntax error):
-    restarting will not help. Lives here until the agent grows its `errors.py` tree."""
 
 
 @dataclass(frozen=True, slots=True)
