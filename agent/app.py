@@ -1,7 +1,7 @@
 """The agent's wiring: pipeline + watchdog, motion, button, outbox, uplink and status file,
 run as supervised asyncio tasks until SIGTERM/SIGINT.
 
-Supervision: the pipeline restarts itself (agent/runtime.py) and the uplink retries by
+Supervision: the pipeline restarts itself (agent/watchdog.py) and the uplink retries by
 itself (agent/uplink.py); so any task that still ends is fatal (a bug, an outbox that cannot
 be written, a pipeline that cannot be built here). It is logged with its traceback and the
 process exits 1 for systemd (Restart=always) to start it again.
@@ -32,10 +32,10 @@ from agent.events import Event
 from agent.motion import MotionDetector, MotionEvent
 from agent.outbox import AsyncOutbox
 from agent.pipeline import describe
-from agent.runtime import PipelineRuntime
 from agent.status import write_status
 from agent.threads import name_os_thread
 from agent.uplink import Uplink
+from agent.watchdog import PipelineRuntime
 from common.clock import wall_ms
 
 logger = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ class AgentApp:
         # A safety net, not a step: these end within milliseconds of the cancel (NULL takes
         # ~15 ms). They once did not, most stops: asyncio.wait_for (Python 3.11) in the
         # watchdog dropped the cancel that met the EOS notice and the task parked (issue 4,
-        # fixed in agent/runtime.py). If one is stuck again, say where, and stop anyway.
+        # fixed in agent/watchdog.py). If one is stuck again, say where, and stop anyway.
         _done, stuck = await asyncio.wait(pipeline, timeout=TEARDOWN_S)
         for task in stuck:
             where = io.StringIO()

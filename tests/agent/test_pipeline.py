@@ -4,16 +4,11 @@ exist, structurally otherwise)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-
-import numpy as np
-import pytest
 
 from agent.config import AgentSettings
 from agent.gst import gst
 from agent.pipeline import describe, quote
-from agent.runtime import copy_gray8, put_dropping_oldest
 
 BASE = {
     "camera": "front",
@@ -124,23 +119,3 @@ def test_quote_escapes_for_gst_launch() -> None:
         assert pipeline.get_by_name("x?y&z") is not None
     finally:
         pipeline.set_state(Gst.State.NULL)
-
-
-def test_copy_gray8_respects_the_row_stride() -> None:
-    width, height, stride = 6, 3, 8
-    padded = np.arange(stride * height, dtype=np.uint8).reshape(height, stride)
-    frame = copy_gray8(padded.tobytes(), width, height)
-    assert frame.shape == (3, 6)
-    assert frame.flags["C_CONTIGUOUS"]
-    assert (frame == padded[:, :6]).all()
-    with pytest.raises(ValueError, match="cannot hold"):
-        copy_gray8(b"\0" * 10, 6, 3)
-
-
-@pytest.mark.anyio
-async def test_full_queue_drops_the_oldest() -> None:
-    queue: asyncio.Queue[int] = asyncio.Queue(2)
-    assert not put_dropping_oldest(queue, 1)
-    assert not put_dropping_oldest(queue, 2)
-    assert put_dropping_oldest(queue, 3)
-    assert [queue.get_nowait(), queue.get_nowait()] == [2, 3]
