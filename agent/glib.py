@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from agent.gst import gst
+from agent.gst import GLib
 from agent.threads import name_os_thread
 
 T = TypeVar("T")
@@ -19,8 +19,7 @@ class GLibLoop:
     idle callbacks attach there). `call()` runs a function on it and awaits the result."""
 
     def __init__(self) -> None:
-        self._gst, self._glib = gst()
-        self._loop: Any = self._glib.MainLoop()
+        self._loop = GLib.MainLoop()
         self._thread = threading.Thread(target=self._run, name="glib", daemon=True)
 
     def start(self) -> None:
@@ -28,7 +27,7 @@ class GLibLoop:
 
     def _run(self) -> None:
         name_os_thread("glib")
-        self._loop.run()
+        self._loop.run()  # type: ignore[no-untyped-call]  # unannotated in pygobject-stubs 2.16
 
     async def call(self, fn: Callable[[], T]) -> T:
         """Run `fn` on the GLib thread (where pipeline state changes belong).
@@ -56,7 +55,7 @@ class GLibLoop:
             return False  # one-shot
 
         # Above the bus watch and redraw priorities: a stop must not wait behind messages.
-        self._glib.idle_add(run, priority=self._glib.PRIORITY_HIGH)
+        _idle_add(run, GLib.PRIORITY_HIGH)
         return await future
 
     def stop(self, timeout_s: float = 0.5) -> None:
@@ -69,5 +68,10 @@ class GLibLoop:
 
         if not self._thread.is_alive():
             return
-        self._glib.idle_add(quit_loop, priority=self._glib.PRIORITY_DEFAULT)
+        _idle_add(quit_loop, GLib.PRIORITY_DEFAULT)
         self._thread.join(timeout_s)
+
+
+def _idle_add(fn: Callable[[], bool], priority: int) -> None:
+    # pygobject-stubs 2.16 lacks the `priority` keyword of PyGObject's idle_add override.
+    GLib.idle_add(fn, priority=priority)  # type: ignore[call-arg]

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from agent.errors import PipelineError
-from agent.gst import gst
+from agent.gst import GLib, Gst
 from agent.pipeline import ENCODED, MOTION
 from common.clock import wall_ms
 
@@ -93,15 +93,14 @@ class PipelineRun:
         notices: asyncio.Queue[Notice],
     ) -> None:
         self.run_id = run_id  # the number of this run since the agent started, from 1
-        self._gst, _ = gst()
         self._description = description
-        self._deliver = deliver  # loop.call_soon_threadsafe, guarded against a closed loop
+        self._deliver = deliver
         self._frames = frames
         self._notices = notices
-        self._pipeline: Any = None
-        self._bus: Any = None
-        self._handlers: list[tuple[Any, int]] = []  # (object, signal handler id)
-        self._probes: list[tuple[Any, int]] = []  # (pad, probe id)
+        self._pipeline: Gst.Pipeline | None = None
+        self._bus: Gst.Bus | None = None
+        self._handlers: list[tuple[Gst.Object, int]] = []  # (object, signal handler id)
+        self._probes: list[tuple[Gst.Pad, int]] = []  # (pad, probe id)
         self.state = "NULL"
         self.started = time.monotonic()
         self.last_encoded: float | None = None  # time.monotonic() of the last encoded buffer
@@ -110,44 +109,53 @@ class PipelineRun:
         self.eos = threading.Event()
 
     def start(self) -> None:
-        Gst = self._gst
+        """Parse, connect the bus, the appsink and the probe, then PLAYING. Raises
+        PipelineError when the description cannot be built here."""
         try:
-            self._pipeline = Gst.parse_launch(self._description)
-        except Exception as exc:  # GLib.Error: a missing element or bad syntax
-            raise PipelineError(f"cannot build the pipeline: {exc}") from exc
-        self._bus = self._pipeline.get_bus()
-        self._bus.add_signal_watch()
-        self._handlers.append((self._bus, self._bus.connect("message", self._on_message)))
-        appsink = self._pipeline.get_by_name(MOTION)
+            element = Gst.parse_launch(self._description)
+        except GLib.Error as exc:  # a missing element or bad syntax
+            raise PipelineError(f"cannot build the pipeline: {exc.message}") from exc
+        if not isinstance(element, Gst.Pipeline):
+            element.set_state(Gst.State.NULL)
+            raise PipelineError(
+                f"the description is one element, not a pipeline: {element.get_name()}"
+            )
+        pipeline = self._pipeline = element
+        bus = self._bus = pipeline.get_bus()
+        bus.add_signal_watch()
+        self._handlers.append((bus, bus.connect("message", self._on_message)))
+        appsink = _named(pipeline, MOTION)
         self._handlers.append((appsink, appsink.connect("new-sample", self._on_sample)))
-        pad = self._pipeline.get_by_name(ENCODED).get_static_pad("src")
+        pad = _named(pipeline, ENCODED).get_static_pad("src")
+        if pad is None:
+            raise PipelineError(f"element {ENCODED!r} has no src pad")
         self._probes.append((pad, pad.add_probe(Gst.PadProbeType.BUFFER, self._on_encoded)))
         self.started = time.monotonic()
-        if self._pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
+        if pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
             self._notify("error", "cannot set the pipeline to PLAYING")
 
     def send_eos(self) -> None:
         if self._pipeline is not None:
-            self._pipeline.send_event(self._gst.Event.new_eos())
+            self._pipeline.send_event(Gst.Event.new_eos())
 
     def teardown(self) -> None:
         """To NULL, then every handler, probe and the bus watch removed."""
         if self._pipeline is None:
             return
-        self._pipeline.set_state(self._gst.State.NULL)
+        self._pipeline.set_state(Gst.State.NULL)
         for pad, probe in self._probes:
             pad.remove_probe(probe)
         for obj, handler in self._handlers:
             obj.disconnect(handler)
-        self._bus.remove_signal_watch()
+        if self._bus is not None:
+            self._bus.remove_signal_watch()
         self._probes.clear()
         self._handlers.clear()
         self._pipeline = self._bus = None
         self.state = "NULL"
 
     # --- the one bus handler (GLib thread) ---
-    def _on_message(self, _bus: Any, message: Any) -> None:
-        Gst = self._gst
+    def _on_message(self, _bus: Gst.Bus, message: Gst.Message) -> None:
         kind = message.type
         if kind == Gst.MessageType.ERROR:
             error, debug = message.parse_error()
@@ -170,16 +178,25 @@ class PipelineRun:
         self._deliver(functools.partial(put_dropping_oldest, self._notices, notice))
 
     # --- streaming threads: copy, stamp, hand over; never a state change ---
-    def _on_sample(self, sink: Any) -> Any:
-        Gst = self._gst
-        sample = sink.emit("pull-sample")
+    def _on_sample(self, sink: Gst.Element) -> Gst.FlowReturn:
+        sample: Gst.Sample | None = sink.emit("pull-sample")
         if sample is None:
             return Gst.FlowReturn.EOS
         at_ms = wall_ms()
-        structure = sample.get_caps().get_structure(0)
-        width, height = structure.get_value("width"), structure.get_value("height")
-        buffer = sample.get_buffer()
-        ok, info = buffer.map(Gst.MapFlags.READ)
+        caps, buffer = sample.get_caps(), sample.get_buffer()
+        if caps is None or buffer is None:
+            return Gst.FlowReturn.OK
+        structure = caps.get_structure(0)
+        (has_width, width), (has_height, height) = (
+            structure.get_int("width"),
+            structure.get_int("height"),
+        )
+        if not (has_width and has_height):
+            return Gst.FlowReturn.OK
+        # pygobject-stubs 2.16 type Buffer.map() as a MapInfo without `data` and its
+        # (ok, info) unpacking as untyped; PyGObject's override returns both.
+        mapped: Any = buffer.map(Gst.MapFlags.READ)
+        ok, info = mapped
         if not ok:
             return Gst.FlowReturn.OK
         try:
@@ -193,7 +210,14 @@ class PipelineRun:
         self._deliver(functools.partial(put_dropping_oldest, self._frames, (frame, at_ms)))
         return Gst.FlowReturn.OK
 
-    def _on_encoded(self, _pad: Any, _info: Any) -> Any:
+    def _on_encoded(self, _pad: Gst.Pad, _info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
         self.last_encoded = time.monotonic()
         self.encoded_buffers += 1
-        return self._gst.PadProbeReturn.OK
+        return Gst.PadProbeReturn.OK
+
+
+def _named(pipeline: Gst.Pipeline, name: str) -> Gst.Element:
+    element = pipeline.get_by_name(name)
+    if element is None:
+        raise PipelineError(f"the pipeline has no element named {name!r}")
+    return element

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from agent.config import AgentSettings
-from agent.gst import gst
+from agent.gst import Gst
 from agent.pipeline import describe, quote
 
 BASE = {
@@ -48,8 +48,8 @@ def elements(description: str) -> list[str]:
 
 
 def parses(description: str) -> None:
-    Gst, _ = gst()
     pipeline = Gst.parse_launch(description)
+    assert isinstance(pipeline, Gst.Pipeline)
     try:
         for name in ("encoded", "sink", "motion"):
             assert pipeline.get_by_name(name) is not None, name
@@ -87,7 +87,6 @@ def test_libcamera_profile_uses_the_hardware_encoder_with_a_1s_gop() -> None:
         "libcamerasrc", "tee", "queue", "v4l2h264enc", "h264parse", "identity", "flvmux",
         "rtmp2sink", "queue", "videorate", "videoscale", "videoconvert", "appsink",
     ]  # fmt: skip
-    Gst, _ = gst()
     if all(Gst.ElementFactory.find(e) for e in ("libcamerasrc", "v4l2h264enc")):
         parses(d)
 
@@ -101,7 +100,6 @@ def test_v4l2_profile_converts_and_encodes_with_x264() -> None:
     )
     assert TAIL in d
     assert d.endswith(MOTION)
-    Gst, _ = gst()
     if Gst.ElementFactory.find("v4l2src"):
         parses(d)
 
@@ -113,8 +111,8 @@ def test_motion_branch_follows_the_settings() -> None:
 
 def test_quote_escapes_for_gst_launch() -> None:
     assert quote('a"b\\c?d&e') == '"a\\"b\\\\c?d&e"'
-    Gst, _ = gst()
     pipeline = Gst.parse_launch(f"fakesrc name={quote('x?y&z')} ! fakesink")
+    assert isinstance(pipeline, Gst.Pipeline)
     try:
         assert pipeline.get_by_name("x?y&z") is not None
     finally:
