@@ -142,7 +142,7 @@ class PipelineRuntime:
                 return f"no encoded buffer for {self._stall_s:g} s"
             # Not `asyncio.wait_for`: on Python 3.11 it returns the notice and drops a
             # cancellation that arrives while the notice is handed over, which is just when
-            # a stop's EOS notice and the stop's cancel meet; `run()` then parked for good.
+            # a stop's EOS notice and the stop's cancel meet; `run()` would park for good.
             try:
                 async with asyncio.timeout(remaining):
                     notice = await self._notices.get()
