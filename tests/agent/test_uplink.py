@@ -142,11 +142,25 @@ async def receiver_running(**kwargs: Any) -> AsyncIterator[Receiver]:
         await receiver.aclose()
 
 
+class CountingTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport, counting the requests it is asked to send (refused ones too)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        return await super().handle_async_request(request)
+
+
 @contextlib.asynccontextmanager
-async def uplink_running(path: Path, api_url: str) -> AsyncIterator[Uplink]:
+async def uplink_running(
+    path: Path, api_url: str, transport: httpx.AsyncBaseTransport | None = None
+) -> AsyncIterator[Uplink]:
     outbox = await AsyncOutbox.open(path, max_events=1000)
     try:
-        async with httpx.AsyncClient(trust_env=False) as client:
+        async with httpx.AsyncClient(trust_env=False, transport=transport) as client:
             uplink = Uplink(outbox, api_url, TOKEN, client, backoff_base_s=0.02, backoff_max_s=0.2)
             uplink.start()
             try:
@@ -191,7 +205,8 @@ def test_offset_sample_uses_the_midpoint_of_the_round_trip() -> None:
 
 def test_clock_offset_prefers_the_tightest_sample_and_forgets_a_stepped_clock() -> None:
     offset = ClockOffset(window=4, step_ms=2000)
-    assert offset.estimate_ms is None
+    empty = offset.estimate_ms
+    assert empty is None
     offset.add(OffsetSample(5400, 500))  # from a Date header
     offset.add(OffsetSample(5010, 30))
     offset.add(OffsetSample(4990, 3))
@@ -259,18 +274,26 @@ async def test_with_the_api_down_all_events_arrive_afterwards_in_order_none_twic
 ) -> None:
     port = free_port()
     sent = events(20)
-    async with uplink_running(tmp_path / "outbox.db", f"http://127.0.0.1:{port}") as uplink:
+    attempts = CountingTransport()
+    api_url = f"http://127.0.0.1:{port}"
+    async with uplink_running(tmp_path / "outbox.db", api_url, attempts) as uplink:
         for event in sent[:10]:
             await uplink.submit(event)
-        await eventually("a failed attempt", lambda: _error_contains(uplink, "ConnectError"))
-        await asyncio.sleep(0.5)  # the API stays down while more events happen
+
+        async def tried_three_times() -> bool:
+            return attempts.requests >= 3
+
+        # The API stays down over several attempts (backing off) while more events happen.
+        await eventually("3 failed attempts", tried_three_times)
+        assert await _error_contains(uplink, "ConnectError")
         for event in sent[10:]:
             await uplink.submit(event)
         assert (await uplink.status()).pending == 20
         async with receiver_running(port=port) as receiver:
             requests = await receiver.wait_requests(20)
             await eventually("outbox drained", lambda: _pending_is(uplink, 0))
-            await asyncio.sleep(0.3)  # longer than the capped backoff: any resend would show
+            # Final: one request at a time, and an event leaves the outbox only after its
+            # answer, so with none pending every request the uplink made has arrived.
             assert [r.json()["id"] for r in receiver.requests] == [e.id for e in sent]
         assert len(requests) == 20
         assert (await uplink.status()).sent == 20
@@ -375,16 +398,20 @@ async def test_clock_offset_is_measured_and_sent_with_later_events(tmp_path: Pat
         receiver_running(shift_ms=5000) as receiver,
         uplink_running(tmp_path / "outbox.db", receiver.url) as uplink,
     ):
+        began = time.monotonic()
         for event in sent:
             await uplink.submit(event)
         requests = await receiver.wait_requests(6)
         await eventually("outbox drained", lambda: _pending_is(uplink, 0))
         status = await uplink.status()
+        # Any round trip took at most this long; the midpoint is off by at most half of it
+        # (and half the 1-ms resolution, and rounding).
+        error_ms = (time.monotonic() - began) * 1000 / 2 + 1
     assert "clock_offset_ms" not in requests[0].json()  # nothing measured yet
     assert status.clock_offset_ms is not None
-    assert abs(status.clock_offset_ms - 5000) <= 50
+    assert abs(status.clock_offset_ms - 5000) <= error_ms
     for request in requests[1:]:
-        assert abs(request.json()["clock_offset_ms"] - 5000) <= 50
+        assert abs(request.json()["clock_offset_ms"] - 5000) <= error_ms
 
 
 async def test_aclose_stops_a_loop_that_is_backing_off(tmp_path: Path) -> None:

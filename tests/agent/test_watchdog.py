@@ -57,7 +57,8 @@ async def test_stop_then_cancel_ends_run_every_time() -> None:
         runtime = PipelineRuntime(PIPELINE, stall_seconds=30)
         task = asyncio.create_task(runtime.run(), name=f"pipeline {attempt}")
         try:
-            await asyncio.wait_for(runtime.frames.get(), BOUND_S)  # streaming
+            async with asyncio.timeout(BOUND_S):
+                await runtime.frames.get()  # streaming
             await runtime.stop()
             task.cancel()
             done, _ = await asyncio.wait([task], timeout=BOUND_S)
