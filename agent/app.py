@@ -1,7 +1,7 @@
 """The agent's wiring: pipeline + watchdog, motion, button, outbox, uplink and status file,
 run as supervised asyncio tasks until SIGTERM/SIGINT.
 
-Supervision: the pipeline restarts itself (agent/runtime.py) and the uplink retries by
+Supervision: the pipeline restarts itself (agent/watchdog.py) and the uplink retries by
 itself (agent/uplink.py); so any task that still ends is fatal (a bug, an outbox that cannot
 be written, a pipeline that cannot be built here). It is logged with its traceback and the
 process exits 1 for systemd (Restart=always) to start it again.
@@ -32,26 +32,40 @@ from agent.events import Event
 from agent.motion import MotionDetector, MotionEvent
 from agent.outbox import AsyncOutbox
 from agent.pipeline import describe
-from agent.runtime import PipelineRuntime, wall_ms
 from agent.status import write_status
 from agent.threads import name_os_thread
 from agent.uplink import Uplink
+from agent.watchdog import PipelineRuntime
+from common.clock import wall_ms
 
 logger = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FATAL = 1
+# Defaults of AgentApp's stop budget (parameters, so tests can shorten them).
 STOP_S = 4.0  # the whole clean stop (EOS, motion_end, drain); SIGTERM must end us within 5 s
-DRAIN_S = 1.0
+DRAIN_S = 1.0  # how long the stop lets the uplink deliver what is pending
 TEARDOWN_S = 1.0  # how long a stop waits for the cancelled pipeline, motion, button tasks
 PRESS_QUEUE = 256  # presses waiting for the outbox; beyond (a broken outbox): logged, dropped
 
 
 class AgentApp:
-    """The running doorbell. `run()` returns the exit code; `request_stop()` ends it."""
+    """The running doorbell. `run()` returns the exit code; `request_stop()` ends it.
 
-    def __init__(self, settings: AgentSettings) -> None:
+    `stop_s`, `drain_s` and `teardown_s` bound the stop (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        *,
+        stop_s: float = STOP_S,
+        drain_s: float = DRAIN_S,
+        teardown_s: float = TEARDOWN_S,
+    ) -> None:
         self.settings = settings
+        self._stop_s = stop_s
+        self._drain_s = drain_s
+        self._teardown_s = teardown_s
         self.runtime = PipelineRuntime(
             describe(settings),
             stall_seconds=settings.stall_seconds,
@@ -122,9 +136,12 @@ class AgentApp:
                         "agent: %s ended (%r); exiting", tasks[task], error, exc_info=error
                     )
             try:
-                await asyncio.wait_for(self._shutdown(tasks, fatal=code != EXIT_OK), STOP_S)
+                async with asyncio.timeout(self._stop_s):
+                    await self._shutdown(tasks, fatal=code != EXIT_OK)
             except TimeoutError:
-                logger.warning("agent: clean stop took over %g s; cancelling the rest", STOP_S)
+                logger.warning(
+                    "agent: clean stop took over %g s; cancelling the rest", self._stop_s
+                )
         finally:
             for task in tasks:
                 task.cancel()
@@ -151,10 +168,9 @@ class AgentApp:
         for task in pipeline:
             task.cancel()
         # A safety net, not a step: these end within milliseconds of the cancel (NULL takes
-        # ~15 ms). They once did not, most stops: asyncio.wait_for (Python 3.11) in the
-        # watchdog dropped the cancel that met the EOS notice and the task parked (issue 4,
-        # fixed in agent/runtime.py). If one is stuck again, say where, and stop anyway.
-        _done, stuck = await asyncio.wait(pipeline, timeout=TEARDOWN_S)
+        # ~15 ms). A task still running has lost its cancellation (a bug): say where it is
+        # stuck, and stop anyway.
+        _done, stuck = await asyncio.wait(pipeline, timeout=self._teardown_s)
         for task in stuck:
             where = io.StringIO()
             task.print_stack(file=where)
@@ -162,7 +178,7 @@ class AgentApp:
                 "agent: BUG: task %s did not end within %g s of its cancel; stopping without "
                 "it. %s",
                 task.get_name(),
-                TEARDOWN_S,
+                self._teardown_s,
                 where.getvalue().strip(),
             )
         if self.detector.active and self._last_frame_ms is not None:
@@ -178,14 +194,15 @@ class AgentApp:
                 await self._submit(end)
         while not self._presses.empty():
             await self._submit_ring(self._presses.get_nowait())
-        remaining = min(DRAIN_S, STOP_S - 0.5 - (time.monotonic() - started))
+        remaining = min(self._drain_s, self._stop_s - 0.5 - (time.monotonic() - started))
         if remaining > 0 and self._outbox is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._drained(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._drained()
 
     async def _drained(self) -> None:
         assert self._outbox is not None
-        # The uplink has no "drained" signal; this poll lasts at most DRAIN_S, once, at stop.
+        # The uplink has no "drained" signal; this poll lasts at most drain_s, once, at stop.
         while await self._outbox.count():  # noqa: ASYNC110
             await asyncio.sleep(0.05)
 

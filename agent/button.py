@@ -16,7 +16,6 @@ import contextlib
 import logging
 import os
 import signal
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,14 +23,11 @@ from agent.config import AgentSettings
 from agent.events import RING, Event
 from agent.outbox import Outbox
 from agent.status import live_agent_pid, read_status
+from common.clock import wall_ms
 
 logger = logging.getLogger(__name__)
 
 WAKE_SIGNAL = signal.SIGUSR1
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class DoorButton:

@@ -1,5 +1,4 @@
-"""`doorbell-agent`: the doorbell's command line: run, status, ring, and simulate (the demo's
-stand-alone test camera)."""
+"""`doorbell-agent`: the doorbell's command line: run, status and ring."""
 
 from __future__ import annotations
 
@@ -10,30 +9,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import ValidationError
+from agent.config import AgentSettings
+from common.clock import wall_ms
+from common.settings import settings_or_exit
 
-from agent.config import AgentSettings, load_agent_settings
-from agent.simcam import Simcam, SimcamOptions
-
+PROG = "doorbell-agent"
 EXIT_NOT_RUNNING = 1
-EXIT_CONFIG = 2
 
 
 def _settings_or_exit(config: Path | None) -> AgentSettings:
-    if config is not None and not config.is_file():
-        print(f"doorbell-agent: config file {config} does not exist", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG)
-    try:
-        return load_agent_settings(config)
-    except ValidationError as exc:
-        print(
-            f"doorbell-agent: invalid configuration ({exc.error_count()} error(s)):",
-            file=sys.stderr,
-        )
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"]) or "settings"
-            print(f"  {where}: {error['msg']}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
+    """The settings, or each bad field on stderr and exit status 2."""
+    return settings_or_exit(PROG, AgentSettings, config)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -45,12 +31,11 @@ def _run(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     """Print the running agent's status file; exit 1 if the agent is not running."""
     from agent.status import is_fresh, read_status
-    from agent.uplink import wall_ms
 
     settings = _settings_or_exit(args.config)
     status = read_status(settings.status_path)
     if status is None:
-        print(f"doorbell-agent: no status at {settings.status_path}", file=sys.stderr)
+        print(f"{PROG}: no status at {settings.status_path}", file=sys.stderr)
         return EXIT_NOT_RUNNING
     running = status.get("agent") == "running" and is_fresh(status, wall_ms())
     status["fresh"] = running
@@ -66,7 +51,7 @@ def _ring(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="doorbell-agent", description=__doc__)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
@@ -81,33 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ring = sub.add_parser("ring", help="ring the doorbell (as a button press would)")
     ring.add_argument("--config", type=Path, help=config_help)
     ring.set_defaults(func=_ring)
-    sim = sub.add_parser("simulate", help="publish a synthetic camera over RTMP")
-    sim.add_argument("--url", required=True, help="rtmp://HOST:1935/live/CAMERA?key=STREAM_KEY")
-    sim.add_argument("--width", type=int, default=640)
-    sim.add_argument("--height", type=int, default=480)
-    sim.add_argument("--fps", type=int, default=25, choices=range(1, 61), metavar="1-60")
-    sim.add_argument("--bitrate", type=int, default=1500, help="kbit/s")
-    sim.add_argument("--pattern", default="ball", choices=["ball", "smpte", "black", "snow"])
-    sim.add_argument("--seconds", type=float, default=0, help="stop after N s (0: never)")
-    sim.set_defaults(func=_simulate)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     code: int = args.func(args)
     return code
-
-
-def _simulate(args: argparse.Namespace) -> int:
-    options = SimcamOptions(
-        url=args.url,
-        width=args.width,
-        height=args.height,
-        fps=args.fps,
-        bitrate_kbps=args.bitrate,
-        pattern=args.pattern,
-    )
-    return Simcam(options).run(args.seconds)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import collections
 import contextlib
 import email.utils
 import logging
+import math
 from dataclasses import dataclass
 from datetime import UTC
 
@@ -77,10 +78,16 @@ class ClockOffset:
 def server_time(response: httpx.Response) -> tuple[float, float] | None:
     """(server time in epoch ms, its resolution in ms) from a response, or None."""
     if response.headers.get("content-type", "").startswith("application/json"):
-        with contextlib.suppress(ValueError):
+        # OverflowError: an integer too large for a float.
+        with contextlib.suppress(ValueError, OverflowError):
             body = response.json()
             value = body.get("server_time_ms") if isinstance(body, dict) else None
-            if isinstance(value, int | float) and not isinstance(value, bool):
+            # json.loads reads NaN and Infinity, which no offset estimate survives.
+            if (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            ):
                 return float(value), BODY_RESOLUTION_MS
     date = response.headers.get("date")
     if date:

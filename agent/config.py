@@ -1,24 +1,19 @@
-"""Agent settings: one pydantic-settings class, from a TOML file and `DOORBELL_AGENT_*` env."""
+"""Agent settings: one pydantic-settings class (with its motion tuning), from a TOML file and
+`DOORBELL_AGENT_*` env. A leaf: it imports nothing of the agent."""
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from agent.motion import MotionSettings
+from common.ids import camera_id_problem
 
-# The server's rule for camera ids (api/config.py CAMERA_ID); they meet only on the wire.
-CAMERA_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 # What may appear in the RTMP URL and reach a gst-launch description: no quotes, backslashes,
 # spaces, '?', '&' or '#' that would change its meaning. `doorbell init-config` keys fit.
 STREAM_KEY = re.compile(r"^[A-Za-z0-9._~-]{1,200}$")
@@ -27,6 +22,68 @@ API_URL = re.compile(r"^https?://[^\s\"'\\]+$")
 DEVICE = re.compile(r"^/dev/[A-Za-z0-9._/-]+$")
 Source = Literal["libcamera", "v4l2", "test"]
 TestPattern = Literal["ball", "smpte", "smpte75", "snow", "black"]
+Coordinate = Annotated[float, Field(ge=0.0, le=1.0)]
+Point = tuple[Coordinate, Coordinate]
+Polygon = Annotated[tuple[Point, ...], Field(min_length=3)]
+
+
+def _polygon_area(polygon: Sequence[tuple[float, float]]) -> float:
+    """Shoelace area, unsigned."""
+    n = len(polygon)
+    twice = sum(
+        polygon[i][0] * polygon[(i + 1) % n][1] - polygon[(i + 1) % n][0] * polygon[i][1]
+        for i in range(n)
+    )
+    return abs(twice) / 2
+
+
+class MotionSettings(BaseModel):
+    """Motion tuning. Defaults suit a 160x120 doorbell view at 5 fps."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alpha: float = Field(
+        default=0.05, gt=0, le=1, description="background learning rate per frame (~4 s at 5 fps)"
+    )
+    pixel_threshold: int = Field(
+        default=25, ge=1, le=254, description="gray levels from the background that mark a change"
+    )
+    min_area: float = Field(
+        default=0.01, gt=0, le=1, description="changed fraction of the zone's pixels that is motion"
+    )
+    max_area: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="changed frame fraction above which the frame is a global change (lights, "
+        "exposure): ignored, and the background re-seeded",
+    )
+    start_frames: int = Field(
+        default=2, ge=1, le=100, description="consecutive motion frames before motion_start"
+    )
+    end_frames: int = Field(
+        default=15, ge=1, le=3000, description="consecutive quiet frames before motion_end"
+    )
+    cooldown_ms: int = Field(
+        default=10_000,
+        ge=0,
+        le=3_600_000,
+        description="after motion_end, no motion_start this long",
+    )
+    zones: tuple[Polygon, ...] = Field(
+        default=(),
+        description="polygons of (x, y) points in 0..1 of the frame where motion counts; "
+        "empty: the whole frame",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.min_area >= self.max_area:
+            raise ValueError(f"min_area ({self.min_area}) must be below max_area ({self.max_area})")
+        for i, polygon in enumerate(self.zones):
+            if _polygon_area(polygon) == 0.0:
+                raise ValueError(f"zone {i} has no area (its points are on one line)")
+        return self
 
 
 def _state_dir() -> Path:
@@ -35,7 +92,8 @@ def _state_dir() -> Path:
 
 
 class AgentSettings(BaseSettings):
-    """Everything the doorbell agent reads at start. Built once in the CLI and passed down."""
+    """Everything the doorbell agent reads at start. Built once in the CLI and passed down
+    (`common.settings.load_settings(AgentSettings, toml_file)`)."""
 
     model_config = SettingsConfigDict(
         env_prefix="DOORBELL_AGENT_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -86,10 +144,9 @@ class AgentSettings(BaseSettings):
     @field_validator("camera")
     @classmethod
     def _camera(cls, value: str) -> str:
-        if not CAMERA_ID.match(value):
-            raise ValueError(
-                f"camera id {value!r} is not allowed: use 1-32 of a-z 0-9 - _, starting a-z or 0-9"
-            )
+        problem = camera_id_problem(value)  # the server's rule too (common/ids.py)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("relay_url")
@@ -132,28 +189,3 @@ class AgentSettings(BaseSettings):
     def publish_url(self) -> str:
         """rtmp://<relay>/live/<camera>?key=<stream key> (the relay's contract)."""
         return f"{self.relay_url}/{self.camera}?key={self.stream_key.get_secret_value()}"
-
-
-def load_agent_settings(config_file: Path | None, **overrides: object) -> AgentSettings:
-    """Settings from `config_file` (TOML, optional), then env, then `overrides` (highest).
-
-    The same few lines as `api.config.load_settings`, on purpose: the agent runs on the Pi
-    and never imports the server's packages.
-    """
-
-    class _FromFile(AgentSettings):
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
-            if config_file is not None:
-                sources += (TomlConfigSettingsSource(settings_cls, toml_file=config_file),)
-            return sources
-
-    return _FromFile(**overrides)  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
-"""The agent's event value type and its wire payload (the contract: common/schemas/event.schema.json)."""
+"""The agent's event value type and its wire payload (the contract:
+common/schemas/event.schema.json)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from common.events import EVENT_KINDS, EventKind
-from common.events import event_schema as event_schema
-from common.ids import CAMERA_ID
+from common.events import EVENT_KINDS, EventKind, event_schema
+from common.ids import CAMERA_ID, is_camera_id
+
+# The contract test checks the agent's rules against the schema through these names.
+__all__ = ["CAMERA_ID", "KINDS", "RING", "Box", "Event", "Kind", "event_schema"]
 
 Kind = EventKind
 KINDS = EVENT_KINDS
@@ -50,7 +53,7 @@ class Event:
             raise ValueError(f"event id must be a UUID, got {self.id!r}") from exc
         if canonical != self.id:
             raise ValueError(f"event id must be a lowercase hyphenated UUID, got {self.id!r}")
-        if not isinstance(self.camera, str) or not CAMERA_ID.match(self.camera):
+        if not isinstance(self.camera, str) or not is_camera_id(self.camera):
             raise ValueError(f"camera must match {CAMERA_ID.pattern}, got {self.camera!r}")
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")

@@ -6,17 +6,15 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Literal, Self
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agent.config import MotionSettings
 
 logger = logging.getLogger(__name__)
 
-Coordinate = Annotated[float, Field(ge=0.0, le=1.0)]
-Point = tuple[Coordinate, Coordinate]
-Polygon = Annotated[tuple[Point, ...], Field(min_length=3)]
 Box = tuple[float, float, float, float]  # x, y, w, h as fractions of the frame
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float32]
@@ -29,55 +27,6 @@ GAIN_RANGE = (0.5, 2.0)
 MIN_FIT_VARIANCE = 16.0
 
 
-class MotionSettings(BaseModel):
-    """Motion tuning. Defaults suit a 160x120 doorbell view at 5 fps."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    alpha: float = Field(
-        default=0.05, gt=0, le=1, description="background learning rate per frame (~4 s at 5 fps)"
-    )
-    pixel_threshold: int = Field(
-        default=25, ge=1, le=254, description="gray levels from the background that mark a change"
-    )
-    min_area: float = Field(
-        default=0.01, gt=0, le=1, description="changed fraction of the zone's pixels that is motion"
-    )
-    max_area: float = Field(
-        default=0.5,
-        gt=0,
-        le=1,
-        description="changed frame fraction above which the frame is a global change (lights, "
-        "exposure): ignored, and the background re-seeded",
-    )
-    start_frames: int = Field(
-        default=2, ge=1, le=100, description="consecutive motion frames before motion_start"
-    )
-    end_frames: int = Field(
-        default=15, ge=1, le=3000, description="consecutive quiet frames before motion_end"
-    )
-    cooldown_ms: int = Field(
-        default=10_000,
-        ge=0,
-        le=3_600_000,
-        description="after motion_end, no motion_start this long",
-    )
-    zones: tuple[Polygon, ...] = Field(
-        default=(),
-        description="polygons of (x, y) points in 0..1 of the frame where motion counts; "
-        "empty: the whole frame",
-    )
-
-    @model_validator(mode="after")
-    def _check(self) -> Self:
-        if self.min_area >= self.max_area:
-            raise ValueError(f"min_area ({self.min_area}) must be below max_area ({self.max_area})")
-        for i, polygon in enumerate(self.zones):
-            if _area(polygon) == 0.0:
-                raise ValueError(f"zone {i} has no area (its points are on one line)")
-        return self
-
-
 @dataclass(frozen=True, slots=True)
 class MotionEvent:
     """`motion_start` carries the frame's score (changed fraction of the zone) and box;
@@ -87,16 +36,6 @@ class MotionEvent:
     at_ms: int
     score: float
     box: Box | None = None
-
-
-def _area(polygon: Sequence[tuple[float, float]]) -> float:
-    """Shoelace area, unsigned."""
-    n = len(polygon)
-    twice = sum(
-        polygon[i][0] * polygon[(i + 1) % n][1] - polygon[(i + 1) % n][0] * polygon[i][1]
-        for i in range(n)
-    )
-    return abs(twice) / 2
 
 
 def zone_mask(zones: Sequence[Sequence[tuple[float, float]]], width: int, height: int) -> BoolArray:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
+from agent.errors import OutboxError
 from agent.events import RING, Event, Kind
 
 logger = logging.getLogger(__name__)
@@ -45,13 +46,6 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_kind_seq ON outbox (kind, seq);
 """
-
-
-class OutboxError(Exception):
-    """The outbox file could not be opened, read or written (wraps sqlite3.Error).
-
-    Lives here until the agent grows its `errors.py` tree.
-    """
 
 
 class Pending(NamedTuple):

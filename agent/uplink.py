@@ -16,13 +16,10 @@ The clock offset is measured from each response (agent/clock.py).
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any, Literal
 
 import httpx
@@ -30,6 +27,8 @@ import httpx
 from agent.clock import ClockOffset, offset_sample, server_time
 from agent.events import Event
 from agent.outbox import AsyncOutbox, Pending
+from common.clock import Clock, wall_ms
+from common.retry import backoff_s, retry_after_s
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +40,6 @@ BATCH = 32  # events read from the outbox per query; still sent one per POST, in
 Outcome = Literal["sent", "refused", "retry"]
 
 
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def classify(status: int) -> Outcome:
     """What an HTTP status means for the event that was sent (pure)."""
     if 200 <= status < 300:
@@ -52,30 +47,6 @@ def classify(status: int) -> Outcome:
     if 400 <= status < 500 and status not in RETRYABLE_4XX:
         return "refused"
     return "retry"
-
-
-def backoff_delay(failures: int, *, base_s: float, cap_s: float, jitter: float) -> float:
-    """Delay before retry number `failures + 1`: doubling from `base_s`, capped at `cap_s`,
-    "equal jitter" (half fixed, half random: `jitter` in [0, 1)) so agents do not retry in
-    lockstep yet never hammer a server that is down."""
-    ceiling = min(cap_s, base_s * 2.0 ** min(failures, 32))
-    return ceiling * (0.5 + 0.5 * jitter)
-
-
-def retry_after_s(value: str | None, now_ms: int) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), or None."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now_ms / 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +75,7 @@ class Uplink:
         device_token: str,
         client: httpx.AsyncClient,
         *,
-        clock: Callable[[], int] = wall_ms,
+        clock: Clock = wall_ms,
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 10.0,
         max_retry_after_s: float = 60.0,
@@ -238,7 +209,7 @@ class Uplink:
         if retry_after is not None:
             delay = min(retry_after, self._max_retry_after_s)
         else:
-            delay = backoff_delay(
+            delay = backoff_s(
                 self._failures,
                 base_s=self._backoff_base_s,
                 cap_s=self._backoff_max_s,

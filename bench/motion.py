@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from _common import machine, markdown_table
 
-from agent.motion import MotionDetector, MotionSettings
+from agent.config import MotionSettings
+from agent.motion import MotionDetector
 
 SIZES = ((160, 120), (320, 240))
 FPS = 5

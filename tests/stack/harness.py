@@ -11,10 +11,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
@@ -167,9 +169,35 @@ class Server:
 
 
 def simcam(url: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:
-    """The simulated camera (GStreamer, x264, 1-s GOP) publishing to `url`."""
+    """A simulated doorbell publishing to `url` (rtmp://HOST:PORT/APP/CAMERA?key=KEY): the
+    agent's real `run` command with its `test` source, a moving ball at 640x480 25 fps, x264
+    with a 1-s GOP. Its events go to an API nobody answers: the uplink keeps them in its
+    outbox (in a directory next to `log`) and retries. `extra` are more agent settings as
+    `name=value`, e.g. "test_pattern=smpte75" or "fps=15"."""
     require_binary("gst-launch-1.0")
-    return spawn([sys.executable, "-m", "agent", "simulate", "--url", url, *extra], log)
+    parts = urlsplit(url)
+    relay, _, camera = parts.path.rpartition("/")
+    state = Path(tempfile.mkdtemp(prefix=f"{log.stem}-", dir=log.parent))
+    settings: dict[str, Any] = {
+        "camera": camera,
+        "relay_url": f"{parts.scheme}://{parts.netloc}{relay}",
+        "stream_key": dict(parse_qsl(parts.query)).get("key", ""),
+        "api_url": f"http://127.0.0.1:{free_port()}",  # closed: events wait in the outbox
+        "device_token": device_token(camera),
+        "source": "test",
+        "width": 640,
+        "height": 480,
+        "fps": 25,
+        "bitrate_kbps": 1500,
+        "outbox_path": str(state / "outbox.sqlite3"),
+        "status_path": str(state / "status.json"),
+    }
+    for item in extra:
+        name, _, value = item.partition("=")
+        settings[name] = int(value) if value.isdigit() else value
+    config = state / "agent.toml"
+    config.write_text("".join(f"{k} = {_toml(v)}\n" for k, v in settings.items()))
+    return spawn([sys.executable, "-m", "agent", "run", "--config", str(config)], log)
 
 
 def ffmpeg_publisher(h264: Path, url: str, log: Path) -> subprocess.Popen[bytes]:

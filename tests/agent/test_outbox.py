@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from agent.errors import OutboxError
 from agent.events import Event, Kind
-from agent.outbox import Admission, AsyncOutbox, Outbox, OutboxError, admission
+from agent.outbox import Admission, AsyncOutbox, Outbox, admission
 
 pytestmark = pytest.mark.anyio
 

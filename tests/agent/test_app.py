@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-import agent.app
 from agent.app import AgentApp
 from agent.config import AgentSettings
 
@@ -31,9 +30,8 @@ def settings(tmp_path: Path) -> AgentSettings:
 
 
 async def test_a_task_that_outlives_its_cancel_is_logged_as_a_bug_with_its_stack(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(agent.app, "TEARDOWN_S", 0.05)
     release = asyncio.Event()
 
     async def parks_after_its_cancel() -> None:
@@ -45,15 +43,14 @@ async def test_a_task_that_outlives_its_cancel_is_logged_as_a_bug_with_its_stack
     async def ends_when_cancelled() -> None:
         await asyncio.Event().wait()
 
-    app = AgentApp(settings(tmp_path))
+    app = AgentApp(settings(tmp_path), teardown_s=0.05)
     stuck = asyncio.create_task(parks_after_its_cancel(), name="pipeline")
     fine = asyncio.create_task(ends_when_cancelled(), name="motion")
     await asyncio.sleep(0)  # one turn: both are waiting
     try:
         with caplog.at_level(logging.ERROR, logger="agent.app"):
-            await asyncio.wait_for(
-                app._shutdown({stuck: "pipeline", fine: "motion"}, fatal=True), 5
-            )
+            async with asyncio.timeout(5):
+                await app._shutdown({stuck: "pipeline", fine: "motion"}, fatal=True)
     finally:
         release.set()
         await asyncio.wait([stuck, fine], timeout=5)

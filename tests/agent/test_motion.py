@@ -6,9 +6,9 @@ from collections.abc import Iterable
 
 import numpy as np
 import pytest
-from pydantic import ValidationError
 
-from agent.motion import MotionDetector, MotionEvent, MotionSettings, zone_mask
+from agent.config import MotionSettings
+from agent.motion import MotionDetector, MotionEvent, zone_mask
 
 H, W = 120, 160
 FRAME_MS = 200  # 5 fps
@@ -260,39 +260,6 @@ def test_frames_that_are_not_gray8_are_refused(frame: np.ndarray) -> None:
 def test_a_frame_that_is_not_an_array_is_refused() -> None:
     with pytest.raises(TypeError, match="numpy array"):
         MotionDetector(MotionSettings()).update([[0, 1], [2, 3]], 0)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("field", "value", "message"),
-    [
-        ("alpha", 0.0, "greater than 0"),
-        ("alpha", 1.5, "less than or equal to 1"),
-        ("pixel_threshold", 0, "greater than or equal to 1"),
-        ("pixel_threshold", 255, "less than or equal to 254"),
-        ("min_area", 0.0, "greater than 0"),
-        ("max_area", 1.2, "less than or equal to 1"),
-        ("start_frames", 0, "greater than or equal to 1"),
-        ("end_frames", 0, "greater than or equal to 1"),
-        ("cooldown_ms", -1, "greater than or equal to 0"),
-        ("zones", [[(0.1, 0.1), (0.9, 0.1)]], "at least 3 items"),
-        ("zones", [[(0.1, 0.1), (1.2, 0.1), (0.5, 0.9)]], "less than or equal to 1"),
-        ("zones", [[(-0.1, 0.1), (0.9, 0.1), (0.5, 0.9)]], "greater than or equal to 0"),
-        ("zones", [[(0.1, 0.1), (0.5, 0.5), (0.9, 0.9)]], "no area"),
-        ("min_area", 0.6, "must be below max_area"),
-        ("sensitivity", 3, "Extra inputs are not permitted"),
-    ],
-)
-def test_settings_are_validated(field: str, value: object, message: str) -> None:
-    with pytest.raises(ValidationError, match=message):
-        MotionSettings.model_validate({field: value})
-
-
-def test_settings_take_zones_as_lists_from_a_config_file() -> None:
-    settings = MotionSettings.model_validate(
-        {"zones": [[[0, 0], [1, 0], [1, 0.5]], [[0.2, 0.6], [0.4, 0.6], [0.3, 0.9]]]}
-    )
-    assert settings.zones[0] == ((0.0, 0.0), (1.0, 0.0), (1.0, 0.5))
-    assert len(settings.zones) == 2
 
 
 def test_zone_mask_of_a_rectangle() -> None:

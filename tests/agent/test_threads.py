@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.runtime import GLibLoop
+from agent.glib import GLibLoop
 from agent.threads import name_os_thread
 
 

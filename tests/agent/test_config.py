@@ -8,7 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from agent.cli import main
-from agent.config import load_agent_settings
+from agent.config import AgentSettings, MotionSettings
+from common.settings import load_settings
 
 GOOD = """
 camera = "front"
@@ -35,7 +36,7 @@ def test_loads_toml_env_overrides_and_defaults(
 ) -> None:
     monkeypatch.setenv("DOORBELL_AGENT_FPS", "15")
     monkeypatch.setenv("DOORBELL_AGENT_MOTION__COOLDOWN_MS", "500")
-    s = load_agent_settings(write(tmp_path, GOOD))
+    s = load_settings(AgentSettings, write(tmp_path, GOOD))
     assert (s.fps, s.width, s.height, s.source) == (15, 640, 480, "test")
     assert (s.motion.min_area, s.motion.cooldown_ms) == (0.02, 500)
     assert (s.motion_width, s.motion_height, s.motion_fps) == (160, 120, 5)
@@ -51,6 +52,7 @@ def test_loads_toml_env_overrides_and_defaults(
     ("change", "field"),
     [
         (('camera = "front"', 'camera = "../etc"'), "camera"),
+        (('camera = "front"', 'camera = "front\\n"'), "camera"),  # `$` alone would pass it
         (('"rtmp://server.lan:1935/live"', '"http://server.lan/live"'), "relay_url"),
         (('"front-stream-key-0123456789"', '"key\\" ! fakesink"'), "stream_key"),
         (('"front-stream-key-0123456789"', '"a&b=c"'), "stream_key"),
@@ -67,7 +69,7 @@ def test_invalid_settings_name_the_field(
     tmp_path: Path, change: tuple[str, str], field: str
 ) -> None:
     with pytest.raises(ValidationError) as info:
-        load_agent_settings(write(tmp_path, GOOD.replace(*change)))
+        load_settings(AgentSettings, write(tmp_path, GOOD.replace(*change)))
     assert field in {".".join(str(p) for p in e["loc"]) for e in info.value.errors()}
 
 
@@ -87,3 +89,36 @@ def test_cli_missing_config_file_exits_2(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as info:
         main(["run", "--config", str(tmp_path / "nope.toml")])
     assert info.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("alpha", 0.0, "greater than 0"),
+        ("alpha", 1.5, "less than or equal to 1"),
+        ("pixel_threshold", 0, "greater than or equal to 1"),
+        ("pixel_threshold", 255, "less than or equal to 254"),
+        ("min_area", 0.0, "greater than 0"),
+        ("max_area", 1.2, "less than or equal to 1"),
+        ("start_frames", 0, "greater than or equal to 1"),
+        ("end_frames", 0, "greater than or equal to 1"),
+        ("cooldown_ms", -1, "greater than or equal to 0"),
+        ("zones", [[(0.1, 0.1), (0.9, 0.1)]], "at least 3 items"),
+        ("zones", [[(0.1, 0.1), (1.2, 0.1), (0.5, 0.9)]], "less than or equal to 1"),
+        ("zones", [[(-0.1, 0.1), (0.9, 0.1), (0.5, 0.9)]], "greater than or equal to 0"),
+        ("zones", [[(0.1, 0.1), (0.5, 0.5), (0.9, 0.9)]], "no area"),
+        ("min_area", 0.6, "must be below max_area"),
+        ("sensitivity", 3, "Extra inputs are not permitted"),
+    ],
+)
+def test_motion_settings_are_validated(field: str, value: object, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        MotionSettings.model_validate({field: value})
+
+
+def test_motion_zones_come_as_lists_from_a_config_file() -> None:
+    settings = MotionSettings.model_validate(
+        {"zones": [[[0, 0], [1, 0], [1, 0.5]], [[0.2, 0.6], [0.4, 0.6], [0.3, 0.9]]]}
+    )
+    assert settings.zones[0] == ((0.0, 0.0), (1.0, 0.0), (1.0, 0.5))
+    assert len(settings.zones) == 2
