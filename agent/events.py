@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from common.events import EVENT_KINDS, EventKind, event_schema
-from common.ids import CAMERA_ID, is_camera_id
+from common.ids import CAMERA_ID_PATTERN, is_camera_id
 
 # The contract test checks the agent's rules against the schema through these names.
-__all__ = ["CAMERA_ID", "KINDS", "RING", "Box", "Event", "Kind", "event_schema"]
+__all__ = ["CAMERA_ID_PATTERN", "KINDS", "RING", "Box", "Event", "Kind", "event_schema"]
 
 Kind = EventKind
 KINDS = EVENT_KINDS
@@ -54,7 +54,7 @@ class Event:
         if canonical != self.id:
             raise ValueError(f"event id must be a lowercase hyphenated UUID, got {self.id!r}")
         if not isinstance(self.camera, str) or not is_camera_id(self.camera):
-            raise ValueError(f"camera must match {CAMERA_ID.pattern}, got {self.camera!r}")
+            raise ValueError(f"camera must match {CAMERA_ID_PATTERN}, got {self.camera!r}")
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if not isinstance(self.at_ms, int) or isinstance(self.at_ms, bool) or self.at_ms < 0:

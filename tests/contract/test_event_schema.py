@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from agent.events import CAMERA_ID, KINDS, Event, Kind, event_schema
+from agent.events import CAMERA_ID_PATTERN, KINDS, Event, Kind, event_schema
 
 SCHEMA = event_schema()
 
@@ -32,55 +33,90 @@ _TYPES: dict[str, Any] = {
 }
 
 
+Check = Callable[[Any, Any, dict[str, Any], str], list[str]]
+
+
+def _pattern(value: Any, rule: str, schema: dict[str, Any], where: str) -> list[str]:
+    # ECMA-262's `$` (JSON Schema's regex dialect) matches only at the very end; Python's
+    # also before a trailing newline, so it is read as `\Z` here.
+    python_rule = rule[:-1] + r"\Z" if rule.endswith("$") else rule
+    if isinstance(value, str) and not re.search(python_rule, value):
+        return [f"{where}: {value!r} does not match {rule}"]
+    return []
+
+
+def _bound(above: bool) -> Check:
+    def check(value: Any, rule: Any, schema: dict[str, Any], where: str) -> list[str]:
+        if not _TYPES["number"](value) or (value <= rule if above else value >= rule):
+            return []
+        return [f"{where}: {value!r} {'>' if above else '<'} {rule}"]
+
+    return check
+
+
+def _count(more: bool) -> Check:
+    def check(value: Any, rule: Any, schema: dict[str, Any], where: str) -> list[str]:
+        if not isinstance(value, list) or (len(value) <= rule if more else len(value) >= rule):
+            return []
+        return [f"{where}: {'more' if more else 'fewer'} than {rule} items"]
+
+    return check
+
+
+def _items(value: Any, rule: Any, schema: dict[str, Any], where: str) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [e for i, item in enumerate(value) for e in schema_errors(item, rule, f"{where}[{i}]")]
+
+
+def _required(value: Any, rule: Any, schema: dict[str, Any], where: str) -> list[str]:
+    if not isinstance(value, dict):
+        return []
+    return [f"{where}: missing {key!r}" for key in rule if key not in value]
+
+
+def _additional(value: Any, rule: Any, schema: dict[str, Any], where: str) -> list[str]:
+    assert rule is False, "only additionalProperties: false is supported"
+    if not isinstance(value, dict):
+        return []
+    extra = set(value) - set(schema.get("properties", {}))
+    return [f"{where}: unexpected {key!r}" for key in sorted(extra)]
+
+
+def _properties(value: Any, rule: Any, schema: dict[str, Any], where: str) -> list[str]:
+    if not isinstance(value, dict):
+        return []
+    return [e for key, sub in rule.items() if key in value
+            for e in schema_errors(value[key], sub, f"{where}.{key}")]  # fmt: skip
+
+
+_CHECKS: dict[str, Check] = {
+    "enum": lambda v, rule, _s, w: [] if v in rule else [f"{w}: {v!r} not one of {rule}"],
+    "pattern": _pattern,
+    "minimum": _bound(above=False),
+    "maximum": _bound(above=True),
+    "minItems": _count(more=False),
+    "maxItems": _count(more=True),
+    "items": _items,
+    "required": _required,
+    "additionalProperties": _additional,
+    "properties": _properties,
+}
+
+
 def schema_errors(instance: Any, schema: dict[str, Any] = SCHEMA, where: str = "$") -> list[str]:
-    """Every violation of `schema` by `instance` (empty: valid)."""
+    """Every violation of `schema` by `instance` (empty: valid). A keyword this validator
+    does not know fails the test instead of being silently ignored."""
+    kind = schema.get("type")
+    if kind is not None and not _TYPES[kind](instance):
+        return [f"{where}: expected {kind}, got {instance!r}"]
     errors: list[str] = []
     for keyword, rule in schema.items():
-        if keyword in _ANNOTATIONS or keyword == "properties":
+        if keyword in _ANNOTATIONS or keyword == "type":
             continue
-        if keyword == "type":
-            if not _TYPES[rule](instance):
-                return [f"{where}: expected {rule}, got {instance!r}"]
-        elif keyword == "enum":
-            if instance not in rule:
-                errors.append(f"{where}: {instance!r} not one of {rule}")
-        elif keyword == "pattern":
-            # ECMA-262's `$` (JSON Schema's regex dialect) matches only at the very end;
-            # Python's also before a trailing newline, so it is read as `\Z` here.
-            python_rule = rule[:-1] + r"\Z" if rule.endswith("$") else rule
-            if isinstance(instance, str) and not re.search(python_rule, instance):
-                errors.append(f"{where}: {instance!r} does not match {rule}")
-        elif keyword == "minimum":
-            if _TYPES["number"](instance) and not instance >= rule:
-                errors.append(f"{where}: {instance!r} < {rule}")
-        elif keyword == "maximum":
-            if _TYPES["number"](instance) and not instance <= rule:
-                errors.append(f"{where}: {instance!r} > {rule}")
-        elif keyword == "minItems":
-            if isinstance(instance, list) and len(instance) < rule:
-                errors.append(f"{where}: fewer than {rule} items")
-        elif keyword == "maxItems":
-            if isinstance(instance, list) and len(instance) > rule:
-                errors.append(f"{where}: more than {rule} items")
-        elif keyword == "items":
-            if isinstance(instance, list):
-                for i, item in enumerate(instance):
-                    errors += schema_errors(item, rule, f"{where}[{i}]")
-        elif keyword == "required":
-            if isinstance(instance, dict):
-                errors += [f"{where}: missing {key!r}" for key in rule if key not in instance]
-        elif keyword == "additionalProperties":
-            assert rule is False, "only additionalProperties: false is supported"
-            if isinstance(instance, dict):
-                extra = set(instance) - set(schema.get("properties", {}))
-                errors += [f"{where}: unexpected {key!r}" for key in sorted(extra)]
-        else:
+        if keyword not in _CHECKS:
             pytest.fail(f"schema keyword {keyword!r} is not supported by this validator")
-    properties = schema.get("properties", {})
-    if isinstance(instance, dict):
-        for key, sub in properties.items():
-            if key in instance:
-                errors += schema_errors(instance[key], sub, f"{where}.{key}")
+        errors += _CHECKS[keyword](instance, rule, schema, where)
     return errors
 
 
@@ -166,7 +202,7 @@ def test_new_events_get_distinct_uuid4s() -> None:
 
 def test_schema_mirrors_the_agents_rules() -> None:
     properties = SCHEMA["properties"]
-    assert properties["camera"]["pattern"] == CAMERA_ID.pattern
+    assert properties["camera"]["pattern"] == CAMERA_ID_PATTERN
     assert properties["kind"]["enum"] == list(KINDS)
     assert SCHEMA["additionalProperties"] is False
     assert SCHEMA["$schema"] == "https://json-schema.org/draft/2020-12/schema"
