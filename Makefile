@@ -15,12 +15,15 @@ setup:
 lint:
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
+	$(VENV)/lint-imports
 
 typecheck:
 	$(VENV)/mypy
 
+# Two processes: see scripts/test.sh.
 pytest:
-	$(VENV)/pytest
+	$(VENV)/pytest tests/agent
+	$(VENV)/pytest --ignore=tests/agent
 
 bench: setup
 	$(VENV)/python bench/run_all.py

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -106,3 +107,21 @@ def seed_segments(media_dir: Path) -> list[Path]:
         timeout=300,
     )  # fmt: skip
     return sorted(out.glob("seq-*.ts"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse to run the agent's GStreamer tests and the server's in one process.
+
+    GStreamer links libunwind, and PyGObject loads it with global symbols; greenlet (under
+    SQLAlchemy's asyncio bridge) then unwinds its C++ exceptions with libunwind's
+    `_Unwind_Resume` and the process dies of SIGSEGV the first time a query is cancelled.
+    Production never mixes them: the server never loads GStreamer, the agent never loads
+    SQLAlchemy. scripts/test.sh runs `pytest tests/agent` and `pytest --ignore=tests/agent`.
+    """
+    server_tests = [item for item in items if item.nodeid.startswith("tests/api/")]
+    if server_tests and "gi.repository.Gst" in sys.modules:
+        raise pytest.UsageError(
+            "the agent's tests load GStreamer, which breaks the server's (greenlet and "
+            "libunwind): run them in two processes, `pytest tests/agent` and "
+            "`pytest --ignore=tests/agent` (scripts/test.sh and `make pytest` do)"
+        )
