@@ -42,12 +42,17 @@ python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 
 extras="server,agent"
-[ "$dev" = 1 ] && extras="server,agent,dev"
+constraints=()
+if [ "$dev" = 1 ]; then
+  extras="server,agent,dev"
+  # The dev tools at exact versions: a new ruff or mypy release cannot break CI unasked.
+  constraints=(-c constraints-dev.txt)
+fi
 stamp=".venv/.doorbell-installed-$extras"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints-dev.txt -nt "$stamp" ]; then
   echo "bootstrap: installing the project into .venv ($extras)"
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e ".[$extras]"
+  .venv/bin/pip install -q "${constraints[@]}" -e ".[$extras]"
   touch "$stamp"
 fi
 

@@ -115,7 +115,8 @@ def _bytes(size: str | int) -> int:
         return size
     match = re.fullmatch(r"(\d+)([bkmg]?)b?", size.strip().lower())
     assert match, f"unreadable size {size!r}"
-    return int(match[1]) * 1024 ** "bkmg".index(match[2] or "b")
+    scale: int = 1024 ** "bkmg".index(match[2] or "b")
+    return int(match[1]) * scale
 
 
 def _dockerfile(service: dict[str, Any]) -> tuple[Path, Path]:
@@ -231,8 +232,10 @@ def test_camera_is_the_agent_with_the_configured_key_and_token(
     assert camera_service["command"] == ["run"]
     env = {k: str(v) for k, v in camera_service["environment"].items()}
     # What the agent would load from that environment, checked by its own settings class.
-    agent = AgentSettings(**{k.removeprefix("DOORBELL_AGENT_").lower(): v for k, v in env.items()
-                             if "__" not in k})  # fmt: skip
+    fields: dict[str, Any] = {
+        k.removeprefix("DOORBELL_AGENT_").lower(): v for k, v in env.items() if "__" not in k
+    }
+    agent = AgentSettings(**fields)
     camera = settings.camera(agent.camera)
     assert camera is not None
     assert agent.source == "test"

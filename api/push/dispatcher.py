@@ -17,6 +17,7 @@ from api.events.model import DeviceRecord, EventRecord, MessageKind, PushOutcome
 from api.push.messages import PushMessage
 from api.push.notifier import Notifier, SendResult
 from api.push.policy import retry_delay
+from common.clock import Clock, wall_ms
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +65,6 @@ class PushJob:
     stored: asyncio.Future[bool] | None = None
 
 
-def _epoch_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 class PushDispatcher:
     """Owns the push queue. `submit` from request handlers; `run` under a supervisor.
 
@@ -87,7 +84,7 @@ class PushDispatcher:
         backoff_min_s: float = 1.0,
         backoff_max_s: float = 30.0,
         max_attempts: int = 8,
-        wall_clock: Callable[[], int] = _epoch_ms,
+        wall_clock: Clock = wall_ms,
         on_attempt: Callable[[PushOutcome], None] | None = None,
         on_first_send: Callable[[float], None] | None = None,
     ) -> None:
@@ -165,16 +162,7 @@ class PushDispatcher:
             await self._expire(job, devices, pending, attempt)
             return
         while True:
-            results = await self._attempt(job, pending, attempt)
-            retry: list[str] = []
-            retry_after: float | None = None
-            for token in pending:
-                result = results.get(token) or SendResult(token, "error", error="no result")
-                await self._settle(job, devices[token], attempt, result)
-                if result.outcome in RETRIED:
-                    retry.append(token)
-                    if result.retry_after_s is not None:
-                        retry_after = max(retry_after or 0.0, result.retry_after_s)
+            retry, retry_after = await self._round(job, devices, pending, attempt)
             if not retry:
                 return
             if attempt >= self._max_attempts:
@@ -197,6 +185,23 @@ class PushDispatcher:
                 await self._expire(job, devices, retry, attempt)
                 return
             pending = retry
+
+    async def _round(
+        self, job: PushJob, devices: dict[str, DeviceRecord], tokens: list[str], attempt: int
+    ) -> tuple[list[str], float | None]:
+        """One attempt for `tokens`, each outcome settled: the tokens to retry, and the
+        longest Retry-After the push service asked for (None: it asked for none)."""
+        results = await self._attempt(job, tokens, attempt)
+        retry: list[str] = []
+        retry_after: float | None = None
+        for token in tokens:
+            result = results.get(token) or SendResult(token, "error", error="no result")
+            await self._settle(job, devices[token], attempt, result)
+            if result.outcome in RETRIED:
+                retry.append(token)
+                if result.retry_after_s is not None:
+                    retry_after = max(retry_after or 0.0, result.retry_after_s)
+        return retry, retry_after
 
     async def _attempt(
         self, job: PushJob, tokens: Sequence[str], attempt: int

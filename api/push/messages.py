@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from firebase_admin import messaging  # type: ignore[import-untyped]
+from firebase_admin import messaging
 
 from api.events.model import EventRecord, MessageKind
+from common.clock import wall_ms
 
 Priority = Literal["high", "normal"]
 
@@ -121,7 +121,7 @@ def apns_collapse_id(key: str) -> str:
 def to_fcm(message: PushMessage, tokens: Sequence[str], *, now_s: float | None = None) -> Any:
     """The firebase-admin MulticastMessage for `tokens` (at most 500). `now_s` (epoch
     seconds, default: now) dates the APNs expiry."""
-    now = time.time() if now_s is None else now_s
+    now = wall_ms() / 1000 if now_s is None else now_s
     alert = not message.data_only
     high = message.priority == "high"
     image = message.image_url if alert else None

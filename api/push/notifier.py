@@ -4,17 +4,15 @@ without credentials), with each token's result translated into a PushOutcome."""
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import firebase_admin  # type: ignore[import-untyped]
+import firebase_admin
 import google.auth.credentials
 import google.auth.exceptions
 import google.auth.transport.requests
@@ -30,6 +28,8 @@ from firebase_admin import (
 
 from api.events.model import PushOutcome
 from api.push.messages import PushMessage, to_fcm
+from common.clock import wall_ms
+from common.retry import retry_after_s
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,9 @@ class FcmNotifier:
         project_id: str | None = None,
         *,
         timeout_s: float = DEFAULT_HTTP_TIMEOUT_S,
+        max_tokens_per_call: int = MAX_TOKENS_PER_CALL,
     ) -> None:
+        self._max_tokens = max_tokens_per_call
         options: dict[str, Any] = {"httpTimeout": timeout_s}
         if project_id is not None:
             options["projectId"] = project_id
@@ -116,8 +118,8 @@ class FcmNotifier:
             logger.warning("FCM not reachable for %d token(s): %r", len(tokens), exc)
             return [_result(token, exc) for token in tokens]
         results: list[SendResult] = []
-        for start in range(0, len(tokens), MAX_TOKENS_PER_CALL):
-            chunk = list(tokens[start : start + MAX_TOKENS_PER_CALL])
+        for start in range(0, len(tokens), self._max_tokens):
+            chunk = list(tokens[start : start + self._max_tokens])
             try:
                 batch = await messaging.send_each_for_multicast_async(
                     to_fcm(message, chunk), app=self._app
@@ -256,15 +258,7 @@ def _retry_after(exc: BaseException) -> float | None:
     """Seconds from the Retry-After header of the HTTP response behind `exc`, if any."""
     response = getattr(exc, "http_response", None)
     value = getattr(getattr(response, "headers", None), "get", lambda _: None)("Retry-After")
-    if not isinstance(value, str) or not value.strip():
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    return retry_after_s(value if isinstance(value, str) else None, wall_ms())
 
 
 def build_notifier(credentials_file: Path | None, project_id: str | None) -> Notifier:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from api.events.model import DeviceRecord, EventRecord, QuietHours
+from common.retry import backoff_s
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +95,7 @@ def retry_delay(
     A longer Retry-After from FCM wins and is not capped by `max_s`: the cap bounds our own
     guess, while sending before the server's stated time only earns another 429. The
     message's TTL bounds the wait instead (the dispatcher expires what would arrive late)."""
-    backoff = min(max_s, min_s * 2.0 ** min(max(attempt - 1, 0), 32))
-    delay = backoff * (0.5 + jitter / 2)
+    delay = backoff_s(attempt - 1, base_s=min_s, cap_s=max_s, jitter=jitter)
     if retry_after_s is not None and retry_after_s > delay:
         return retry_after_s
     return delay

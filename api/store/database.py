@@ -174,7 +174,7 @@ def _upgrade_to_head(connection: Connection) -> None:
     config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
     config.attributes["connection"] = connection
     if connection.dialect.name == "postgresql":
-        # Two processes migrating at once (a start and `doorbell db upgrade`) take turns; the
+        # Two processes migrating at once (a start and `doorbell migrate`) take turns; the
         # lock goes with the transaction, after the second one has found the database at head.
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     command.upgrade(config, "head")

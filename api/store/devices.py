@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict
 from typing import cast
 
@@ -15,10 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.events.model import DeviceRecord, Platform, QuietHours
 from api.store.errors import translated
 from api.store.schema import DeviceRow
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
+from common.clock import Clock, wall_ms
 
 
 def _record(row: DeviceRow) -> DeviceRecord:
@@ -43,9 +38,7 @@ def _record(row: DeviceRow) -> DeviceRecord:
 class DeviceStore:
     """Devices by id, unique by token. Each call is one transaction."""
 
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], int] = _now_ms
-    ) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock = wall_ms) -> None:
         self._sessions = sessions
         self._clock = clock  # epoch ms, for created_ms/updated_ms
 

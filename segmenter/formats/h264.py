@@ -73,24 +73,23 @@ def _skip_scaling_list(bits: _Bits, size: int) -> None:
         last = following or last
 
 
-def parameter_sets(sps: bytes, pps: bytes) -> ParameterSets:
-    """Parse the SPS far enough for the picture size (cropping applied)."""
-    bits = _Bits(_EMULATION.sub(b"\x00\x00", sps[1:]))
-    profile = bits.u(8)
-    bits.u(16)  # constraint flags, level
-    bits.ue()  # seq_parameter_set_id
-    chroma, depth_luma, depth_chroma, separate = 1, 8, 8, 0
-    if profile in HIGH_PROFILES:
-        chroma = bits.ue()
-        if chroma == 3:
-            separate = bits.u(1)
-        depth_luma, depth_chroma = bits.ue() + 8, bits.ue() + 8
-        bits.u(1)  # qpprime_y_zero_transform_bypass_flag
-        if bits.u(1):  # seq_scaling_matrix_present_flag
-            for i in range(8 if chroma != 3 else 12):
-                if bits.u(1):
-                    _skip_scaling_list(bits, 16 if i < 6 else 64)
-    bits.ue()  # log2_max_frame_num_minus4
+def _chroma_fields(bits: _Bits, profile: int) -> tuple[int, int, int, int]:
+    """(chroma_format_idc, luma depth, chroma depth, separate_colour_plane): read for the
+    high profiles, the 4:2:0 8-bit defaults for the others."""
+    if profile not in HIGH_PROFILES:
+        return 1, 8, 8, 0
+    chroma = bits.ue()
+    separate = bits.u(1) if chroma == 3 else 0
+    depth_luma, depth_chroma = bits.ue() + 8, bits.ue() + 8
+    bits.u(1)  # qpprime_y_zero_transform_bypass_flag
+    if bits.u(1):  # seq_scaling_matrix_present_flag
+        for i in range(8 if chroma != 3 else 12):
+            if bits.u(1):
+                _skip_scaling_list(bits, 16 if i < 6 else 64)
+    return chroma, depth_luma, depth_chroma, separate
+
+
+def _skip_picture_order(bits: _Bits) -> None:
     poc_type = bits.ue()
     if poc_type == 0:
         bits.ue()
@@ -100,6 +99,17 @@ def parameter_sets(sps: bytes, pps: bytes) -> ParameterSets:
         bits.se()
         for _ in range(bits.ue()):
             bits.se()
+
+
+def parameter_sets(sps: bytes, pps: bytes) -> ParameterSets:
+    """Parse the SPS far enough for the picture size (cropping applied)."""
+    bits = _Bits(_EMULATION.sub(b"\x00\x00", sps[1:]))
+    profile = bits.u(8)
+    bits.u(16)  # constraint flags, level
+    bits.ue()  # seq_parameter_set_id
+    chroma, depth_luma, depth_chroma, separate = _chroma_fields(bits, profile)
+    bits.ue()  # log2_max_frame_num_minus4
+    _skip_picture_order(bits)
     bits.ue()  # max_num_ref_frames
     bits.u(1)  # gaps_in_frame_num_value_allowed_flag
     width_mbs, height_units = bits.ue() + 1, bits.ue() + 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,7 +79,7 @@ class InProcess:
                 if not message.get("more_body", False):
                     return
 
-        task = asyncio.create_task(self.app(scope, receive, send))  # type: ignore[arg-type]
+        task: asyncio.Task[None] = asyncio.create_task(self.app(scope, receive, send))  # type: ignore[arg-type]
         try:
             yield lines()
         finally:
@@ -129,10 +129,10 @@ def settings_for(root: Path, database: Path, **changes: Any) -> Settings:
 
 
 @pytest.fixture
-def tier_settings(tmp_path: Path, migrated_db: Path) -> Iterator[Settings]:
+def tier_settings(tmp_path: Path, migrated_db: Path) -> Settings:
     database = tmp_path / "doorbell.db"
     shutil.copyfile(migrated_db, database)
-    yield settings_for(tmp_path, database)
+    return settings_for(tmp_path, database)
 
 
 @pytest.fixture

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from api.cli import main
-from api.config import generate_config, load_settings
+from api.config import Settings, generate_config, load_settings
 
 GOOD = """
 profile = "prod"
@@ -107,3 +108,22 @@ def test_init_config_refuses_to_overwrite(tmp_path: Path) -> None:
     assert [c.id for c in load_settings(path).cameras] == ["front", "back"]
     assert path.stat().st_mode & 0o077 == 0
     assert main(["init-config", str(path)]) == 2
+
+
+def _setting_names(model: type[BaseModel], prefix: str = "") -> list[str]:
+    names: list[str] = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel) and name != "cameras":
+            names += _setting_names(annotation, f"{prefix}{name}.")
+        else:
+            names.append(prefix + name)
+    return names
+
+
+def test_the_readme_documents_every_setting() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in readme.splitlines() if line.startswith("| `")]
+    documented = {name for row in rows for name in re.findall(r"`([a-z_.]+)`", row.split("|")[1])}
+    missing = [name for name in _setting_names(Settings) if name not in documented]
+    assert missing == [], f"settings missing from the README's table: {missing}"

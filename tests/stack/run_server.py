@@ -16,6 +16,6 @@ from api.cli import main
 
 url = os.environ.get("DOORBELL_TEST_FCM_URL")
 if url:
-    messaging._MessagingService.FCM_URL = url  # type: ignore[attr-defined]
+    messaging._MessagingService.FCM_URL = url
 
 sys.exit(main(sys.argv[1:]))

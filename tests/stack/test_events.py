@@ -302,15 +302,15 @@ def test_with_fcm_down_events_are_stored_and_pushes_retried(server: Server, fake
 
 
 def test_a_repeated_event_id_is_stored_once(server: Server) -> None:
-    body = {"id": str(uuid.uuid4()), "at_ms": now_ms()}
-    first = post_event(server, "yard", **body)
-    again = post_event(server, "yard", **body)
+    event_id, at_ms = str(uuid.uuid4()), now_ms()
+    first = post_event(server, "yard", id=event_id, at_ms=at_ms)
+    again = post_event(server, "yard", id=event_id, at_ms=at_ms)
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json()["duplicate"] is True
     assert "server_time_ms" in again.json()
     listed = server.get("/api/v1/events?camera=yard&limit=200").json()["events"]
-    assert [e["id"] for e in listed].count(body["id"]) == 1
-    reused = post_event(server, "yard", "motion_start", **body)
+    assert [e["id"] for e in listed].count(event_id) == 1
+    reused = post_event(server, "yard", "motion_start", id=event_id, at_ms=at_ms)
     assert reused.status_code == 409
 
 

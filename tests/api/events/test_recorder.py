@@ -16,6 +16,7 @@ from api.events.files import MediaFiles
 from api.events.model import EventRecord, MediaState
 from api.events.recorder import ClipWindow, EventRecorder
 from api.metrics import Metrics
+from common.events import EventKind
 from tests.api.events.test_accept import NOW, record
 from tests.api.fakes import FakeBuffer
 
@@ -78,11 +79,11 @@ class Events:
         return [self.rows.pop(i) for i in ids if i in self.rows]
 
 
-def event(kind: str) -> EventRecord:
+def event(kind: EventKind) -> EventRecord:
     return EventRecord(
         id=EVENT_ID,
         camera="front",
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         at_ms=T0,
         agent_at_ms=T0,
         clock_offset_ms=0,

@@ -3,6 +3,7 @@ first; what is being downloaded stays."""
 
 from __future__ import annotations
 
+from api.events.model import EventRecord
 from api.events.retention import decide
 from tests.api.events.test_accept import NOW, record
 

@@ -72,7 +72,7 @@ def test_each_error_has_one_answer(
 ) -> None:
     response = error_response(error, (AssemblyFailed,))
     assert response.status_code == status
-    assert json.loads(response.body) == body
+    assert json.loads(bytes(response.body)) == body
     for name, value in headers.items():
         assert response.headers[name] == value
 

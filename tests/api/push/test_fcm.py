@@ -18,7 +18,6 @@ import google.oauth2.credentials
 import pytest
 from firebase_admin import messaging
 
-import api.push.notifier
 from api.events.model import DeviceRecord, EventRecord, MessageKind, PushOutcome
 from api.push import (
     FcmNotifier,
@@ -117,8 +116,9 @@ def fast(
 
 
 @asynccontextmanager
-async def fcm(project_id: str = PROJECT) -> AsyncIterator[FcmNotifier]:
-    notifier = FcmNotifier(google.oauth2.credentials.Credentials(STATIC_ACCESS_TOKEN), project_id)
+async def fcm(project_id: str = PROJECT, **options: Any) -> AsyncIterator[FcmNotifier]:
+    credential = google.oauth2.credentials.Credentials(STATIC_ACCESS_TOKEN)
+    notifier = FcmNotifier(credential, project_id, **options)
     try:
         yield notifier
     finally:
@@ -371,13 +371,10 @@ async def test_only_fcm_verdicts_on_the_token_forget_it(fake: FakeFcm) -> None:
 
 
 @pytest.mark.anyio
-async def test_large_multicasts_are_chunked_in_order(
-    fake: FakeFcm, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(api.push.notifier, "MAX_TOKENS_PER_CALL", 2)
+async def test_large_multicasts_are_chunked_in_order(fake: FakeFcm) -> None:
     fake.respond("t3", [404])
     tokens = [f"t{i}" for i in range(5)]
-    async with fcm() as notifier:
+    async with fcm(max_tokens_per_call=2) as notifier:
         results = await notifier.send(job().message, tokens)
     assert [(r.token, r.outcome) for r in results] == [
         ("t0", "sent"), ("t1", "sent"), ("t2", "sent"), ("t3", "unregistered"), ("t4", "sent"),

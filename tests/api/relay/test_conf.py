@@ -11,13 +11,15 @@ from tests.conftest import require_binary
 
 
 def settings(**relay: object) -> Settings:
-    return Settings(
-        profile="dev",
-        port=8123,
-        api_tokens=["dev-token"],  # type: ignore[list-item]
-        relay_secret="dev-relay-secret",  # type: ignore[arg-type]
-        cameras=[{"id": "front", "stream_key": "dev-key"}],  # type: ignore[list-item]
-        relay=RelaySettings(**relay),  # type: ignore[arg-type]
+    return Settings.model_validate(
+        {
+            "profile": "dev",
+            "port": 8123,
+            "api_tokens": ["dev-token"],
+            "relay_secret": "dev-relay-secret",
+            "cameras": [{"id": "front", "stream_key": "dev-key"}],
+            "relay": RelaySettings.model_validate(relay),
+        }
     )
 
 

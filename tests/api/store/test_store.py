@@ -473,7 +473,7 @@ asyncio.run(upgrade(sys.argv[1]))
 
 
 async def test_upgrades_from_concurrent_processes_take_turns(url: str) -> None:
-    # A server starting while `doorbell db upgrade` runs: the database serializes them.
+    # A server starting while `doorbell migrate` runs: the database serializes them.
     pipe = asyncio.subprocess.PIPE
     processes = [
         await asyncio.create_subprocess_exec(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -132,11 +132,16 @@ async def test_streams_are_admitted_before_they_start(tmp_path: Path) -> None:
     await service.start()
     buffer = GatedBuffer()
     first = service.stream(buffer, Plan("s"))
-    pending = asyncio.create_task(anext(first))
+
+    async def first_chunk() -> bytes:
+        return await anext(first)
+
+    pending = asyncio.create_task(first_chunk())
     await settle()
     with pytest.raises(ClipsBusy):
         service.stream(buffer, Plan("t"))
     buffer.gate.set()
     assert await pending == b"chunk"
+    assert isinstance(first, AsyncGenerator)
     await first.aclose()
     await service.aclose()
