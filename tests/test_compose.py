@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +28,12 @@ from api.config import Settings, load_settings
 from api.relay.conf import render_conf
 
 ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = [
+    name.rstrip("*")
+    for name in tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]["packages"]["find"]["include"]
+]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SETTINGS_FILE = ROOT / "infra" / "compose" / "doorbell.toml"
 CONFIG_TARGET = "/etc/doorbell/doorbell.toml"
@@ -165,10 +172,15 @@ def test_each_dockerfile_exists_with_what_it_copies(
     assert all("bookworm" in base for base in bases), bases
     copies = [line.split()[1:] for line in lines if line.upper().startswith("COPY ")]
     assert copies, f"{dockerfile.name}: copies nothing of the project"
+    copied: set[str] = set()
     for args in copies:
         sources = [a for a in args if not a.startswith("--")][:-1]
         for source in sources:
             assert (context / source).exists(), f"{dockerfile.name} copies missing {source}"
+        copied.update(sources)
+    # `pip install .` packages what pyproject.toml includes: every package must be there.
+    missing = sorted(set(PACKAGES) - copied)
+    assert not missing, f"{dockerfile.name} does not copy the packages {missing}"
     entry = [
         json.loads(line[len("ENTRYPOINT") :]) for line in lines if line.startswith("ENTRYPOINT")
     ]

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from common.hls import PlaylistSegment
 from common.media import ClipFormat
 
 
@@ -18,17 +19,11 @@ class GapView(Protocol):
     def end_ms(self) -> int: ...
 
 
-class SegmentView(Protocol):
-    @property
-    def seq(self) -> int: ...
-    @property
-    def session(self) -> int: ...
-    @property
-    def start_ms(self) -> int: ...
+class SegmentView(PlaylistSegment, Protocol):
+    """A segment as the API sees it: what a playlist needs (`common.hls`), and its end."""
+
     @property
     def end_ms(self) -> int: ...
-    @property
-    def duration_ms(self) -> int: ...
 
 
 class ClipPlanView(Protocol):
