@@ -24,7 +24,7 @@ from api.events.ingest import EventIngest
 from api.events.notifications import Notifications
 from api.events.recorder import EventRecorder
 from api.events.retention import Retention
-from api.http import handlers
+from api.http import handlers, webapp
 from api.http.auth import Access
 from api.http.deps import AppState
 from api.http.routes import agent, cameras, devices, events, health, relay_hooks, video
@@ -67,6 +67,8 @@ def create_app(
         version=importlib.metadata.version("doorbell"),
         summary="Self-hosted smart doorbell: cameras, rolling buffer, clips, events and push.",
         lifespan=lifespan,
+        docs_url=None,  # served from this server's own files (webapp.py), not a CDN
+        redoc_url=None,
     )
     v1 = APIRouter(
         prefix="/api/v1",
@@ -82,6 +84,7 @@ def create_app(
     app.include_router(agent.router, prefix="/api/v1")
     app.include_router(health.router)
     app.include_router(relay_hooks.router)
+    webapp.mount(app, settings.app_dir)  # last: it answers every other GET with the app
     handlers.install(app, assembly_errors=(ClipError,))
     return app
 

@@ -200,6 +200,11 @@ class Settings(BaseSettings):
         default=SecretStr(""),
         description="HMAC key of signed URLs; empty: derived from the first api token",
     )
+    web_dir: Path | None = Field(
+        default=None,
+        description="the built web app (index.html, assets/); default: web/dist of this "
+        "checkout, which scripts/bootstrap.sh builds",
+    )
     exit_on_fatal: bool = Field(
         default=True, description="end the process when a supervised loop dies of a fatal error"
     )
@@ -288,6 +293,10 @@ class Settings(BaseSettings):
         return (
             self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'doorbell.db').resolve()}"
         )
+
+    @property
+    def app_dir(self) -> Path:
+        return self.web_dir or Path(__file__).resolve().parent.parent / "web" / "dist"
 
     @property
     def media_root(self) -> Path:

@@ -8,6 +8,7 @@ DoorbellError
 ├── Unauthorized           no or unknown credentials -> 401 with WWW-Authenticate
 ├── Forbidden              credentials that do not allow this -> 403
 ├── NotFound               a named resource (camera, event, ...) does not exist -> 404
+├── NotInstalled           a part of the server is missing here (the web app unbuilt) -> 404
 ├── NoMedia                an event has no snapshot or clip (its state says why) -> 404
 ├── Conflict               an id is taken by something different -> 409
 ├── BodyTooLarge           a request body over its limit -> 413
@@ -64,6 +65,11 @@ class NotFound(DoorbellError):
     def __init__(self, kind: str, name: str, allowed: list[str] | None = None) -> None:
         self.kind, self.name, self.allowed = kind, name, allowed
         super().__init__(f"unknown {kind} {name!r}")
+
+
+class NotInstalled(DoorbellError):
+    """A part of this server is not there (e.g. the web app was never built); says how to
+    get it."""
 
 
 class NoMedia(DoorbellError):

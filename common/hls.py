@@ -44,10 +44,12 @@ def media_playlist(
     discontinuity, so the window's discontinuity sequence is its first session minus one.
     VOD: PLAYLIST-TYPE:VOD and ENDLIST. Both: a DISCONTINUITY where the session changes,
     and the wall-clock time (PROGRAM-DATE-TIME) at the start of each session.
-    `min_target_s` is a floor for EXT-X-TARGETDURATION.
+    EXT-X-TARGETDURATION is the longest segment rounded to the nearest second, as RFC 8216
+    (4.3.3.1) bounds it: a 1.04-s segment keeps 1-s segments at a target of 1, which is
+    what players count their hold-back in. `min_target_s` is a floor.
     """
     longest = max((s.duration_ms for s in segments), default=1000)
-    target = max(math.ceil(longest / 1000), min_target_s)
+    target = max(math.floor(longest / 1000 + 0.5), min_target_s)
     lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target}"]
     if segments:
         first = segments[0]

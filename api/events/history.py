@@ -71,6 +71,13 @@ class EventHistory:
             camera=camera, kinds=kinds, start_ms=start_ms, end_ms=end_ms, cursor=cursor, limit=limit
         )
 
+    async def latest(self, camera: str) -> EventRecord | None:
+        """The camera's newest event, if it has any."""
+        records, _ = await self.page(
+            camera=camera, kinds=None, start_ms=None, end_ms=None, cursor=None, limit=1
+        )
+        return records[0] if records else None
+
     async def get(self, event_id: str) -> EventRecord:
         if not is_event_id(event_id):
             raise BadRequest("event_id", f"an event id is a lowercase UUID; got {event_id!r}")

@@ -29,6 +29,7 @@ class Presence:
         self._buffers = buffers
         self._clock = clock
         self._publishers: dict[str, Publisher] = {}
+        self._left_ms: dict[str, int] = {}  # when the last publisher of a camera left
 
     def is_online(self, camera_id: str) -> bool:
         """Publishing now: the relay said so, or segments are arriving. The second half covers a
@@ -44,6 +45,22 @@ class Presence:
     def publisher(self, camera_id: str) -> Publisher | None:
         return self._publishers.get(camera_id)
 
+    def since_ms(self, camera_id: str) -> int | None:
+        """When the camera's present state began, as far as this server knows: the publish
+        it is online by, or when it went offline (its publisher left, else its last video);
+        None when unknown (online by arriving segments alone, or never seen)."""
+        publisher = self._publishers.get(camera_id)
+        if publisher is not None:
+            return publisher.since_ms
+        if self.is_online(camera_id):
+            return None
+        buffer = self._buffers.get(camera_id)
+        newest = None if buffer is None else buffer.stats().newest_ms
+        left = self._left_ms.get(camera_id)
+        if left is not None and (newest is None or left >= newest):
+            return left
+        return newest
+
     def publish_started(self, camera_id: str, addr: str, client_id: str) -> None:
         """The relay accepted a publisher: note it and wake the camera's segmenter."""
         self._publishers[camera_id] = Publisher(addr, client_id, self._clock())
@@ -57,4 +74,5 @@ class Presence:
         if current is None or current.client_id != client_id:
             return False
         del self._publishers[camera_id]
+        self._left_ms[camera_id] = self._clock()
         return True

@@ -9,9 +9,9 @@ from api.video.ports import SegmentView
 from common.hls import media_playlist
 
 LIVE_WINDOW = 6
-# hls.js holds three target durations back from the live edge; 2 is what players were
-# given so far (the app's low-delay live view changes this together with its player).
-MIN_TARGET_S = 2
+# Segments are 1 s (a keyframe every second): say so. A larger target makes players hold
+# back more (hls.js: three target durations behind the live edge by default).
+MIN_TARGET_S = 1
 
 
 def buffer_playlist(segments: Sequence[SegmentView], uri: Callable[[SegmentView], str]) -> str:

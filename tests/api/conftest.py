@@ -102,6 +102,21 @@ def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def fake_build(web_dir: Path) -> Path:
+    """A stand-in for Vite's output in `web/dist`: the files the server treats apart."""
+    (web_dir / "assets").mkdir(parents=True)
+    (web_dir / "swagger").mkdir()
+    (web_dir / "index.html").write_text(
+        '<!doctype html><script type="module" src="/assets/app-3f9a1c.js"></script>',
+        encoding="utf-8",
+    )
+    (web_dir / "assets" / "app-3f9a1c.js").write_text("export {};\n", encoding="utf-8")
+    (web_dir / "sw.js").write_text("self.addEventListener('push', () => {});\n", encoding="utf-8")
+    (web_dir / "manifest.webmanifest").write_text('{"name": "Doorbell"}', encoding="utf-8")
+    (web_dir / "swagger" / "swagger-ui.css").write_text("body {}\n", encoding="utf-8")
+    return web_dir
+
+
 def settings_for(root: Path, database: Path, **changes: Any) -> Settings:
     values: dict[str, Any] = {
         "profile": "dev",
@@ -120,6 +135,7 @@ def settings_for(root: Path, database: Path, **changes: Any) -> Settings:
         "database_url": sqlite_url(database),
         "buffer_seconds": BUFFER_S,
         "relay": {"enabled": False},
+        "web_dir": fake_build(root / "web"),
         "exit_on_fatal": False,
         "public_url": "https://door.example",
         "events": {"post_roll_s": 1, "pre_roll_s": 1, "media_wait_s": 2},

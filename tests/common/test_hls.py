@@ -28,7 +28,7 @@ def test_sliding_playlist_with_discontinuities_and_dates() -> None:
     assert text.splitlines() == [
         "#EXTM3U",
         "#EXT-X-VERSION:3",
-        "#EXT-X-TARGETDURATION:2",
+        "#EXT-X-TARGETDURATION:2",  # the floor asked for
         "#EXT-X-MEDIA-SEQUENCE:10",
         "#EXT-X-DISCONTINUITY-SEQUENCE:1",
         "#EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:13:20.000+00:00",
@@ -45,16 +45,18 @@ def test_sliding_playlist_with_discontinuities_and_dates() -> None:
 
 def test_vod_playlist_ends_and_has_no_discontinuity_sequence() -> None:
     lines = media_playlist(_segments(), lambda s: f"seq-{s.seq:09d}.ts", vod=True).splitlines()
-    assert lines[2] == "#EXT-X-TARGETDURATION:2"  # the longest segment, rounded up
+    assert lines[2] == "#EXT-X-TARGETDURATION:1"  # 1.48 s, rounded to the nearest second
     assert "#EXT-X-PLAYLIST-TYPE:VOD" in lines
     assert not any(line.startswith("#EXT-X-DISCONTINUITY-SEQUENCE") for line in lines)
     assert lines.count("#EXT-X-DISCONTINUITY") == 1
     assert lines[-1] == "#EXT-X-ENDLIST"
 
 
-def test_one_second_segments_declare_a_one_second_target() -> None:
-    one_s = [Seg(1, 1, 0, 1000), Seg(2, 1, 1000, 1000)]
-    assert "#EXT-X-TARGETDURATION:1" in media_playlist(one_s, str).splitlines()
+def test_the_target_is_the_longest_segment_rounded_to_the_nearest_second() -> None:
+    """RFC 8216 4.3.3.1: an EXTINF rounded to the nearest integer must not exceed it."""
+    for longest_ms, target in [(1000, 1), (1040, 1), (1499, 1), (1500, 2), (2400, 2)]:
+        segments = [Seg(1, 1, 0, 1000), Seg(2, 1, 1000, longest_ms)]
+        assert f"#EXT-X-TARGETDURATION:{target}" in media_playlist(segments, str).splitlines()
 
 
 def test_empty_buffer_is_a_valid_playlist() -> None:

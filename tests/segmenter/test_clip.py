@@ -34,7 +34,7 @@ def test_a_zip_holds_the_segments_and_a_vod_playlist_dated_at_each_session(
     assert playlist.splitlines() == [
         "#EXTM3U",
         "#EXT-X-VERSION:3",
-        "#EXT-X-TARGETDURATION:2",
+        "#EXT-X-TARGETDURATION:1",
         "#EXT-X-MEDIA-SEQUENCE:7",
         "#EXT-X-PLAYLIST-TYPE:VOD",
         "#EXT-X-PROGRAM-DATE-TIME:2027-01-15T08:00:00.000+00:00",

@@ -20,7 +20,7 @@ def test_sliding_playlist_with_discontinuities_and_dates() -> None:
     assert text.splitlines() == [
         "#EXTM3U",
         "#EXT-X-VERSION:3",
-        "#EXT-X-TARGETDURATION:2",
+        "#EXT-X-TARGETDURATION:1",
         "#EXT-X-MEDIA-SEQUENCE:10",
         "#EXT-X-DISCONTINUITY-SEQUENCE:2",
         "#EXT-X-PROGRAM-DATE-TIME:2026-11-23T10:15:00.000+00:00",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from api.http.signing import UrlSigner
+from common.clock import wall_ms
 from tests.api.conftest import InProcess
 
 pytestmark = pytest.mark.anyio
@@ -17,7 +20,21 @@ async def test_cameras_show_name_state_and_buffer(server: InProcess) -> None:
     assert (camera["id"], camera["name"], camera["online"]) == ("front", "Front door", False)
     assert camera["buffer"]["seconds"] == 60.0
     assert camera["buffer"]["end_ms"] == server.buffer.newest_ms
+    # Offline since its last video: no publisher was ever seen.
+    assert camera["since_ms"] == server.buffer.newest_ms
+    assert camera["last_event"] is None
     assert (await server.client.get("/api/v1/cameras/front")).json() == camera
+
+
+async def test_a_camera_shows_its_newest_event(server: InProcess) -> None:
+    ids = []
+    for at_ms in (wall_ms() - 5000, wall_ms() - 1000):
+        event = {"id": str(uuid.uuid4()), "camera": "front", "kind": "motion_end",
+                 "at_ms": at_ms, "clock_offset_ms": 0}  # fmt: skip
+        assert (await server.agent_post(event)).status_code == 201
+        ids.append((event["id"], at_ms))
+    camera = (await server.client.get("/api/v1/cameras/front")).json()
+    assert camera["last_event"] == {"id": ids[1][0], "kind": "motion_end", "at_ms": ids[1][1]}
 
 
 async def test_an_unknown_camera_is_404_naming_the_known_ones(server: InProcess) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from common.clock import wall_ms
 from tests.api.conftest import RELAY_SECRET, STREAM_KEY, InProcess
 
 pytestmark = pytest.mark.anyio
@@ -21,15 +22,20 @@ async def hook(
 
 
 async def test_the_right_key_publishes_and_the_camera_goes_online(server: InProcess) -> None:
+    before = wall_ms()
     assert await hook(server, "on_publish", form(key=STREAM_KEY)) == 204
     assert server.buffer.publish_notices == 1  # the segmenter pulls at once
     cameras = (await server.client.get("/api/v1/cameras")).json()
     assert cameras[0]["online"] is True
+    assert before <= cameras[0]["since_ms"] <= wall_ms()
     # A second publisher's end (another client id) does not end the first.
     assert await hook(server, "on_publish_done", form(clientid="8")) == 204
     assert (await server.client.get("/api/v1/cameras")).json()[0]["online"] is True
+    left = wall_ms()
     assert await hook(server, "on_publish_done", form()) == 204
-    assert (await server.client.get("/api/v1/cameras")).json()[0]["online"] is False
+    camera = (await server.client.get("/api/v1/cameras")).json()[0]
+    assert camera["online"] is False
+    assert left <= camera["since_ms"] <= wall_ms()  # offline since the publisher left
 
 
 @pytest.mark.parametrize(
