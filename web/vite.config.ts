@@ -42,10 +42,20 @@ function proxy(): ProxyOptions {
   };
 }
 
+/** The policy the server sends with the app (api/http/webapp.py); `npm run preview` sends it too. */
+export const APP_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
+  "media-src 'self' blob:; connect-src 'self'; worker-src 'self' blob:; manifest-src 'self'; " +
+  "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
 export default defineConfig({
   plugins: [preact(), swaggerAssets()],
   server: {
     proxy: { "/api": proxy(), "/healthz": proxy() },
+  },
+  preview: {
+    proxy: { "/api": proxy(), "/healthz": proxy() },
+    headers: { "Content-Security-Policy": APP_CSP },
   },
   build: {
     target: "es2020",

@@ -26,6 +26,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** A 401 is an answer (sign-in, session probe), not a reason to leave the page. */
   expectUnauthorized?: boolean;
+  /** The Accept header (JSON unless a download says otherwise). */
+  accept?: string;
 }
 
 export interface ClientOptions {
@@ -66,8 +68,8 @@ export class ApiClient {
   }
 
   /** Headers for a request of this method (exported for downloads that read the body themselves). */
-  headers(method: string, hasBody: boolean): Headers {
-    const headers = new Headers({ Accept: "application/json" });
+  headers(method: string, hasBody: boolean, accept = "application/json"): Headers {
+    const headers = new Headers({ Accept: accept });
     if (hasBody) headers.set("Content-Type", "application/json");
     if (UNSAFE_METHODS.has(method) && this.csrfToken) headers.set("X-CSRF-Token", this.csrfToken);
     return headers;
@@ -81,7 +83,7 @@ export class ApiClient {
       response = await this.fetchImpl(buildUrl(path, options.query), {
         method,
         credentials: "same-origin",
-        headers: this.headers(method, hasBody),
+        headers: this.headers(method, hasBody, options.accept),
         body: hasBody ? JSON.stringify(options.body) : undefined,
         signal: options.signal,
       });

@@ -23,7 +23,7 @@ export class ApiError extends Error {
 export class NetworkError extends Error {
   override readonly name = "NetworkError";
 
-  constructor(readonly cause?: unknown) {
+  constructor(override readonly cause?: unknown) {
     super("The server cannot be reached. Check your connection; the app keeps trying.");
   }
 }
