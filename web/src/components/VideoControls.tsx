@@ -39,7 +39,9 @@ export function VideoControls(props: { video: HTMLVideoElement | null; frame: HT
     <div class="video-controls" role="group" aria-label="Video">
       <button
         type="button"
-        class="btn ghost small"
+        class="btn ghost small icon-only"
+        aria-label="Sound"
+        title={muted ? "Sound off" : "Sound on"}
         aria-pressed={!muted}
         onClick={() => {
           if (!video) return;
@@ -47,17 +49,22 @@ export function VideoControls(props: { video: HTMLVideoElement | null; frame: HT
           setMuted(video.muted);
         }}
       >
-        {muted ? <SoundOffIcon size={18} /> : <SoundOnIcon size={18} />}
-        {muted ? "Sound off" : "Sound on"}
+        {muted ? <SoundOffIcon size={20} /> : <SoundOnIcon size={20} />}
       </button>
       {canPip && (
-        <button type="button" class="btn ghost small" onClick={() => void pip()}>
-          <PipIcon size={18} /> Picture in picture
+        <button type="button" class="btn ghost small icon-only" aria-label="Picture in picture" title="Picture in picture" onClick={() => void pip()}>
+          <PipIcon size={20} />
         </button>
       )}
       {canFullscreen && (
-        <button type="button" class="btn ghost small" onClick={() => void fullscreen()}>
-          <FullscreenIcon size={18} /> {document.fullscreenElement ? "Exit full screen" : "Full screen"}
+        <button
+          type="button"
+          class="btn ghost small icon-only"
+          aria-label={document.fullscreenElement ? "Exit full screen" : "Full screen"}
+          title={document.fullscreenElement ? "Exit full screen" : "Full screen"}
+          onClick={() => void fullscreen()}
+        >
+          <FullscreenIcon size={20} />
         </button>
       )}
     </div>

@@ -59,6 +59,7 @@ describe("formatting", () => {
   it("shows clock time in the time zone", () => {
     expect(clockTime(LATE, "Europe/Berlin", "en-GB")).toBe("00:30");
     expect(clockTime(LATE, "UTC", "en-GB", true)).toBe("23:30:00");
+    expect(clockTime(LATE, "America/New_York", "en-US")).toMatch(/^6:30\sPM$/);
   });
   it("says how long ago", () => {
     expect(ago(0, 10_000)).toBe("just now");

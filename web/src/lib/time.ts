@@ -66,11 +66,17 @@ export function groupByDay<T extends { at_ms: number }>(
   return groups;
 }
 
+/** The locale's hour style: "14:05" (two digits) on a 24-hour clock, "2:05 PM" on a 12-hour one. */
+function hourStyle(locale?: string): "2-digit" | "numeric" {
+  const cycle = new Intl.DateTimeFormat(locale, { hour: "numeric" }).resolvedOptions().hourCycle;
+  return cycle === "h11" || cycle === "h12" ? "numeric" : "2-digit";
+}
+
 /** "14:05" (or "2:05 PM" where the locale says so). */
 export function clockTime(ms: number, timeZone: string, locale?: string, seconds = false): string {
   return formatter(
     timeZone,
-    { hour: "2-digit", minute: "2-digit", ...(seconds ? { second: "2-digit" } : {}) },
+    { hour: hourStyle(locale), minute: "2-digit", ...(seconds ? { second: "2-digit" } : {}) },
     locale,
   ).format(ms);
 }
@@ -79,7 +85,7 @@ export function clockTime(ms: number, timeZone: string, locale?: string, seconds
 export function dateTime(ms: number, timeZone: string, locale?: string): string {
   return formatter(
     timeZone,
-    { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", second: "2-digit" },
+    { weekday: "short", day: "numeric", month: "short", hour: hourStyle(locale), minute: "2-digit", second: "2-digit" },
     locale,
   ).format(ms);
 }

@@ -264,7 +264,7 @@ function SessionsSection(): JSX.Element {
   return (
     <section class="card" aria-labelledby="sessions-title">
       <h2 id="sessions-title">Where you are signed in</h2>
-      {error !== null && <p class="notice error">{describeError(error)}</p>}
+      {error !== null && <p class="notice error">{unavailable(error)}</p>}
       {sessions === null && error === null && <p class="muted">Loading…</p>}
       <ul class="item-list" role="list">
         {sessions?.map((s) => (
@@ -315,7 +315,7 @@ function TokensSection(): JSX.Element {
     <section class="card" aria-labelledby="tokens-title">
       <h2 id="tokens-title">API tokens</h2>
       <p class="muted">For scripts and other apps (sent as “Authorization: Bearer …”).</p>
-      {error !== null && <p class="notice error">{describeError(error)}</p>}
+      {error !== null && <p class="notice error">{unavailable(error)}</p>}
       <ul class="item-list" role="list">
         {tokens?.map((t) => (
           <li key={t.id}>
@@ -451,4 +451,9 @@ function PasswordSection(): JSX.Element {
       </form>
     </section>
   );
+}
+
+/** A 404 from a server without accounts says so in words. */
+function unavailable(error: unknown): string {
+  return error instanceof ApiError && error.status === 404 ? "This server does not offer this yet." : describeError(error);
 }
