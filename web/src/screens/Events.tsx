@@ -282,7 +282,7 @@ function EventRow(props: {
           {body}
         </label>
       ) : (
-        <Link class="event-row__inner" href={`/events/${encodeURIComponent(e.id)}`} aria-label={label}>
+        <Link class="event-row__inner" href={`/events/${encodeURIComponent(e.id)}`}>
           {body}
         </Link>
       )}
