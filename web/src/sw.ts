@@ -39,7 +39,7 @@ self.addEventListener("fetch", (event) => {
   const strategy = strategyFor(event.request, self.location.origin, SHELL);
   if (strategy === "network") return; // the browser does it, uncached
   if (strategy === "cached") {
-    event.respondWith(caches.match(event.request, { cacheName: CACHE }).then((hit) => hit ?? fetch(event.request)));
+    event.respondWith(caches.match(event.request, { cacheName: CACHE, ignoreVary: true }).then((hit) => hit ?? fetch(event.request)));
     return;
   }
   event.respondWith(page(event.request));
@@ -47,7 +47,7 @@ self.addEventListener("fetch", (event) => {
 
 /** An app page: the server's index.html when it answers soon, else this build's copy. */
 async function page(request: Request): Promise<Response> {
-  const cached = caches.match("/", { cacheName: CACHE });
+  const cached = caches.match("/", { cacheName: CACHE, ignoreVary: true });
   try {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), PAGE_TIMEOUT_MS);

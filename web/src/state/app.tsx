@@ -4,6 +4,7 @@ import { useCallback, useContext, useEffect, useRef, useState } from "preact/hoo
 import { api } from "../api/client";
 import type { Camera } from "../api/types";
 import type { Notice } from "../lib/live-events";
+import { navigate } from "../router";
 import { stream, type StreamStatus } from "./stream";
 
 export interface AppState {
@@ -105,6 +106,7 @@ export function AppProvider(props: {
     try {
       await api.signOut();
     } finally {
+      navigate("/sign-in", { replace: true }); // a new start, not "come back to settings"
       props.onSignedOut();
     }
   }, [props.onSignedOut]);
