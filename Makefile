@@ -1,5 +1,5 @@
 # Shortcuts; the README's two commands are scripts/demo.sh and scripts/test.sh (no make needed).
-.PHONY: demo test setup lint typecheck pytest bench clean
+.PHONY: demo test setup lint typecheck webtest pytest bench clean
 
 VENV := .venv/bin
 
@@ -19,6 +19,10 @@ lint:
 
 typecheck:
 	$(VENV)/mypy
+	cd web && npm run typecheck
+
+webtest:
+	cd web && npm test
 
 # Two processes: see scripts/test.sh.
 pytest:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything Doorbell needs on Debian 12 / Ubuntu: system packages (only the missing
-# ones), a .venv with the project installed, and Debian's gst-python overrides made visible in
-# that venv. Idempotent: a second run with nothing to do takes about a second.
+# ones), a .venv with the project installed, Debian's gst-python overrides made visible in
+# that venv, and the web app built (npm ci and Vite, only when its sources changed).
+# Idempotent: a second run with nothing to do takes about a second.
 #
 #   scripts/bootstrap.sh            server + agent (what `make demo` needs)
 #   scripts/bootstrap.sh --dev      also test and lint tools (what `make test` needs)
@@ -23,6 +24,14 @@ apt_packages=(
 # The store's tests run a throwaway PostgreSQL cluster (tests/pg.py) from the server binaries;
 # postgresql-common also creates the `postgres` user they run as when the tests run as root.
 [ "$dev" = 1 ] && apt_packages+=(postgresql)
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+[ "$dev" = 1 ] && apt_packages+=(chromium fonts-dejavu-core)
+# The web app is built with Node 18+ and npm: Debian's, unless the machine has its own.
+node_ok=0
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' && node_ok=1
+fi
+[ "$node_ok" = 1 ] || apt_packages+=(nodejs npm)
 
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -76,4 +85,22 @@ assert Gst.Fraction(25, 1).num == 25, "gst-python overrides are not visible"
 for element in ("x264enc", "flvmux", "rtmp2sink", "videotestsrc", "h264parse"):
     assert Gst.ElementFactory.find(element), f"GStreamer element {element} is missing"
 PY
+
+# The web app: `npm ci` when the lock changed, a build when any source is newer than the
+# last one. Built files are never committed; the server serves web/dist.
+if [ -f web/package.json ]; then
+  deps_stamp=web/node_modules/.doorbell-npm-ci
+  if [ ! -f "$deps_stamp" ] || [ web/package-lock.json -nt "$deps_stamp" ]; then
+    echo "bootstrap: installing the web app's npm packages (npm ci)"
+    (cd web && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$deps_stamp"
+  fi
+  build_stamp=web/dist/.doorbell-built
+  if [ ! -f "$build_stamp" ] || [ -n "$(find web -path web/node_modules -prune -o \
+      -path web/dist -prune -o -type f -newer "$build_stamp" -print -quit)" ]; then
+    echo "bootstrap: building the web app (web/dist)"
+    (cd web && npm run build --silent)
+    touch "$build_stamp"
+  fi
+fi
 echo "bootstrap: ready (.venv)"
