@@ -31,7 +31,8 @@ from api.http.routes import agent, cameras, devices, events, health, relay_hooks
 from api.http.signing import UrlSigner
 from api.metrics import Metrics, Sample, SeriesKind
 from api.push.dispatcher import PushDispatcher
-from api.push.notifier import Notifier, build_notifier
+from api.push.fcm import build_fcm_notifier
+from api.push.notifier import Notifier, RoutingNotifier
 from api.relay.presence import Presence
 from api.relay.process import Relay
 from api.store import Database, StoreError
@@ -172,10 +173,13 @@ async def _open_store(settings: Settings, stack: contextlib.AsyncExitStack) -> D
 
 
 def _notifier(settings: Settings) -> Notifier:
+    """One notifier per channel behind the routing one: FCM (or the logging stand-in without
+    credentials)."""
     try:
-        return build_notifier(settings.push.credentials_file, settings.push.project_id)
+        fcm = build_fcm_notifier(settings.push.credentials_file, settings.push.project_id)
     except ValueError as exc:
         raise ConfigError(f"push.credentials_file: {exc}") from exc
+    return RoutingNotifier({"fcm": fcm})
 
 
 async def _build_events(
