@@ -61,8 +61,9 @@ def decode_key(value: str, size: int, what: str) -> bytes:
     """`value` (base64url, padding optional) decoded to exactly `size` bytes."""
     if not _BASE64URL.fullmatch(value):
         raise ValueError(f"must be base64url (A-Z a-z 0-9 - _), the {what}")
+    bare = value.rstrip("=")
     try:
-        raw = base64.urlsafe_b64decode(value.rstrip("=") + "=" * (-len(value.rstrip("=")) % 4))
+        raw = base64.urlsafe_b64decode(bare + "=" * (-len(bare) % 4))
     except (binascii.Error, ValueError):
         raise ValueError(f"is not valid base64url: the {what}") from None
     if len(raw) != size:
