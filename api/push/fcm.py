@@ -148,7 +148,7 @@ def _without_sdk_retries(service: Any) -> Any:
     switch (firebase-admin-python issue #554). The dispatcher owns retries instead, so that
     every request FCM sees is a numbered attempt in the delivery log. This uses private
     names (`_async_client`, `_credential`, `HttpxAsyncClient`, `HttpxRetry`), pinned by
-    tests/integration/test_push_fcm.py::test_sdk_makes_one_request_per_attempt, and
+    tests/api/push/test_fcm.py::test_sdk_makes_one_request_per_attempt, and
     firebase-admin is pinned below 8. If they change, pushes still go out, with the SDK's
     retries hidden inside one logged attempt; we warn rather than fail."""
     old: Any = getattr(service, "_async_client", None)
