@@ -27,11 +27,14 @@ from api.events.retention import Retention
 from api.http import handlers, webapp
 from api.http.auth import Access
 from api.http.deps import AppState
-from api.http.routes import agent, cameras, devices, events, health, relay_hooks, video
+from api.http.routes import agent, cameras, devices, events, health, push, relay_hooks, video
 from api.http.signing import UrlSigner
 from api.metrics import Metrics, Sample, SeriesKind
 from api.push.dispatcher import PushDispatcher
-from api.push.notifier import Notifier, build_notifier
+from api.push.fcm import build_fcm_notifier
+from api.push.notifier import LoggingNotifier, Notifier, RoutingNotifier
+from api.push.vapid import VapidSigner, load_or_create_key
+from api.push.webpush import WebPushNotifier
 from api.relay.presence import Presence
 from api.relay.process import Relay
 from api.store import Database, StoreError
@@ -55,7 +58,8 @@ def create_app(
 ) -> FastAPI:
     """The server. `on_fatal` is called when a supervised loop dies (the CLI then exits).
     `buffers` (one per configured camera) and `notifier` replace the segmenters and the
-    push service built from the settings: tests hand in fakes held to the same protocols."""
+    push channels (FCM and Web Push, routed by device) built from the settings: tests hand in
+    fakes held to the same protocols."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[AppState]:
@@ -77,7 +81,7 @@ def create_app(
             401, 403, _403="a signed URL that is expired or not valid for this path"
         ),
     )
-    for module in (cameras, video, events, devices):
+    for module in (cameras, video, events, devices, push):
         v1.include_router(module.router)
     app.include_router(v1)
     # Doorbells authenticate with their camera's device token, not with the app tokens.
@@ -141,8 +145,9 @@ async def _start(
     stack.push_async_callback(clips.aclose)
     signer = UrlSigner(settings.signing_key, settings.signed_url_seconds)
     db = await _open_store(settings, stack)
+    vapid = await _vapid(settings)
     if notifier is None:
-        notifier = _notifier(settings)
+        notifier = _notifier(settings, vapid)
     stack.push_async_callback(notifier.aclose)
     parts = await _build_events(settings, db, buffers, presence, signer, notifier, metrics)
     stack.push_async_callback(parts.recorder.aclose)
@@ -162,6 +167,7 @@ async def _start(
         ingest=parts.ingest,
         history=parts.history,
         devices=parts.devices,
+        web_push_key=None if vapid is None else vapid.public_key,
     )
 
 
@@ -174,11 +180,33 @@ async def _open_store(settings: Settings, stack: contextlib.AsyncExitStack) -> D
     return db
 
 
-def _notifier(settings: Settings) -> Notifier:
+async def _vapid(settings: Settings) -> VapidSigner | None:
+    """The server's Web Push identity (its key made on first start), or None when Web Push
+    is turned off."""
+    if not settings.push.web_push:
+        return None
+    key = await asyncio.to_thread(load_or_create_key, settings.vapid_key_file)
+    subject = settings.web_push_subject
+    if subject.endswith("@localhost"):
+        logger.warning(
+            "Web Push: the VAPID contact is %s (no public https URL to derive one from); "
+            "push services may refuse it: set push.web_push_subject",
+            subject,
+        )
+    return VapidSigner(key, subject)
+
+
+def _notifier(settings: Settings, vapid: VapidSigner | None) -> Notifier:
+    """One notifier per channel behind the routing one: FCM (or the logging stand-in without
+    credentials) and Web Push (or the stand-in when it is turned off)."""
     try:
-        return build_notifier(settings.push.credentials_file, settings.push.project_id)
+        fcm = build_fcm_notifier(settings.push.credentials_file, settings.push.project_id)
     except ValueError as exc:
         raise ConfigError(f"push.credentials_file: {exc}") from exc
+    web: Notifier = (
+        LoggingNotifier("Web Push is turned off") if vapid is None else WebPushNotifier(vapid)
+    )
+    return RoutingNotifier({"fcm": fcm, "web_push": web})
 
 
 async def _build_events(

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from api.config import Settings, generate_config
+from api.errors import ConfigError
 from common.settings import EXIT_CONFIG, settings_or_exit
 
 logger = logging.getLogger(__name__)
@@ -68,8 +69,17 @@ def _init_config(args: argparse.Namespace) -> int:
     args.path.parent.mkdir(parents=True, exist_ok=True)
     args.path.touch(mode=0o600, exist_ok=True)
     args.path.write_text(text, encoding="utf-8")
-    _settings_or_exit(args.path)  # what we wrote must load
+    settings = _settings_or_exit(args.path)  # what we wrote must load
     print(f"doorbell: wrote {args.path}")
+    if settings.push.web_push:
+        from api.push.vapid import load_or_create_key
+
+        try:
+            load_or_create_key(settings.vapid_key_file)
+        except ConfigError as exc:
+            print(f"doorbell: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        print(f"doorbell: the Web Push (VAPID) key is {settings.vapid_key_file.resolve()}")
     return 0
 
 

@@ -6,7 +6,9 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 import secrets
+import urllib.parse
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -126,8 +128,17 @@ class EventSettings(BaseModel):
     )
 
 
+# A VAPID `sub` (RFC 8292): a contact push services can reach, as py-vapid and the push
+# services accept it: an e-mail address, or an https origin without port or path.
+WEB_PUSH_SUBJECT = re.compile(
+    r"mailto:[^@\s]+@(localhost|[\w-]+(\.[\w-]+)+)|https://(localhost|[\w-]+(\.[\w-]+)+)",
+    re.ASCII,
+)
+
+
 class PushSettings(BaseModel):
-    """Push notifications through Firebase Cloud Messaging."""
+    """Push notifications: through Firebase Cloud Messaging (phones, and browsers through the
+    Firebase SDK) and through standard Web Push with VAPID (browsers)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -151,6 +162,27 @@ class PushSettings(BaseModel):
     deep_link: str = Field(
         default="doorbell://events/{id}", description="link in each push; {id} is the event id"
     )
+    web_push: bool = Field(
+        default=True,
+        description="send to browsers through standard Web Push (VAPID key in "
+        "<data_dir>/vapid.pem, made on first start); off: browser subscriptions are refused",
+    )
+    web_push_subject: str = Field(
+        default="",
+        max_length=200,
+        description="the VAPID contact push services see: mailto:you@example.net or "
+        "https://example.net; default: public_url's https origin, else mailto:doorbell@<its host>",
+    )
+
+    @field_validator("web_push_subject")
+    @classmethod
+    def _subject(cls, value: str) -> str:
+        if value and not WEB_PUSH_SUBJECT.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a VAPID subject: use mailto:you@example.net or "
+                "https://example.net (an https origin without port or path)"
+            )
+        return value
 
 
 class Settings(BaseSettings):
@@ -307,6 +339,16 @@ class Settings(BaseSettings):
         return self.public_url.rstrip("/") if self.public_url else self.callback_base
 
     @property
+    def vapid_key_file(self) -> Path:
+        """The server's Web Push (VAPID) private key, made on first start."""
+        return self.data_dir / "vapid.pem"
+
+    @property
+    def web_push_subject(self) -> str:
+        """The VAPID `sub`: the setting, or one derived from the public URL."""
+        return self.push.web_push_subject or default_web_push_subject(self.public_base)
+
+    @property
     def relay_run_dir(self) -> Path:
         return self.relay.run_dir or self.data_dir / "relay"
 
@@ -320,6 +362,32 @@ class Settings(BaseSettings):
     @property
     def pull_base(self) -> str:
         return f"rtmp://{self.relay.pull_host}:{self.relay.port}/live"
+
+
+def default_web_push_subject(public_base: str) -> str:
+    """The VAPID subject for a server reached at `public_base`: its https origin when it has
+    no port, else an address at its host name, else at localhost (which some push services
+    may refuse: set push.web_push_subject)."""
+    parts = urllib.parse.urlsplit(public_base)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not host or _is_ip(host):
+        return "mailto:doorbell@localhost"
+    origin, address = f"https://{host}", f"mailto:doorbell@{host}"
+    if parts.scheme == "https" and port is None and WEB_PUSH_SUBJECT.fullmatch(origin):
+        return origin
+    return address if WEB_PUSH_SUBJECT.fullmatch(address) else "mailto:doorbell@localhost"
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def load_settings(config_file: Path | None, **overrides: object) -> Settings:

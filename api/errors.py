@@ -62,9 +62,11 @@ class Forbidden(DoorbellError):
 class NotFound(DoorbellError):
     """A resource the client named does not exist."""
 
-    def __init__(self, kind: str, name: str, allowed: list[str] | None = None) -> None:
+    def __init__(
+        self, kind: str, name: str, allowed: list[str] | None = None, *, why: str | None = None
+    ) -> None:
         self.kind, self.name, self.allowed = kind, name, allowed
-        super().__init__(f"unknown {kind} {name!r}")
+        super().__init__(f"unknown {kind} {name!r}" + (f": {why}" if why else ""))
 
 
 class NotInstalled(DoorbellError):

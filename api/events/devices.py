@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from api.events.model import DeviceRecord, Platform, QuietHours
+from api.events.model import Channel, DeviceRecord, Platform, QuietHours, WebPushKeys
 from api.store import DeviceStore
 
 logger = logging.getLogger(__name__)
@@ -33,10 +33,17 @@ class Devices:
         cameras: tuple[str, ...] | None,
         motion: bool,
         quiet_hours: QuietHours | None,
+        *,
+        channel: Channel = "fcm",
+        web_push_keys: WebPushKeys | None = None,
     ) -> tuple[DeviceRecord, bool]:
-        """Register the device with this token, or update it: (the device, whether new)."""
+        """Register the device with this token (an FCM token, or a Web Push endpoint with its
+        keys), or update it: (the device, whether new)."""
         try:
-            return await self._store.upsert(token, platform, name, cameras, motion, quiet_hours)
+            return await self._store.upsert(
+                token, platform, name, cameras, motion, quiet_hours,
+                channel=channel, web_push_keys=web_push_keys,
+            )  # fmt: skip
         finally:
             self._cache = None
 

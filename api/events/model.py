@@ -13,10 +13,15 @@ from common.events import EventKind
 MediaState = Literal["none", "pending", "ready", "failed", "expired"]
 Platform = Literal["android", "ios", "web"]
 PLATFORMS: tuple[Platform, ...] = ("android", "ios", "web")
+# How a device is reached: FCM (a registration token) or standard Web Push (a subscription).
+Channel = Literal["fcm", "web_push"]
+CHANNELS: tuple[Channel, ...] = ("fcm", "web_push")
 MessageKind = Literal["alert", "clip_ready"]
-# What one push attempt to one device came to. sent: FCM accepted it. unregistered/invalid:
-# the token is dead (the device is deleted). unavailable/internal/quota: transient, retried.
-# expired: not (re)tried because the message's TTL had passed. logged: no FCM credentials.
+# What one push attempt to one device came to. sent: the push service (FCM or a Web Push
+# service) accepted it. unregistered/invalid: the token or subscription is dead (the device is
+# deleted). unavailable/internal/quota: transient, retried. error: refused, not retried.
+# expired: not (re)tried because the message's TTL had passed. logged: the channel is not
+# set up (no FCM credentials, Web Push turned off): only logged.
 PushOutcome = Literal[
     "sent",
     "unregistered",
@@ -66,11 +71,20 @@ class QuietHours:
 
 
 @dataclass(frozen=True, slots=True)
+class WebPushKeys:
+    """A browser's Web Push subscription keys (RFC 8291), unpadded base64url as the browser
+    gives them."""
+
+    p256dh: str  # its P-256 public key, an uncompressed point (65 bytes)
+    auth: str  # the 16-byte authentication secret
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceRecord:
     """A phone (or browser) registered for push, with its preferences."""
 
     id: str  # UUID chosen by the server
-    token: str  # FCM registration token (unique)
+    token: str  # unique: the FCM registration token, or the Web Push endpoint URL
     platform: Platform
     name: str
     cameras: tuple[str, ...] | None  # None: every camera
@@ -78,6 +92,8 @@ class DeviceRecord:
     quiet_hours: QuietHours | None
     created_ms: int
     updated_ms: int
+    channel: Channel = "fcm"
+    web_push_keys: WebPushKeys | None = None  # with channel "web_push" only
 
 
 @dataclass(frozen=True, slots=True)

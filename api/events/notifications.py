@@ -112,6 +112,7 @@ class Notifications:
         if event.clip_state == "ready" and alerted:
             message = clip_ready_push(
                 event,
+                camera_name=self._camera_name(event.camera),
                 push=self._push,
                 signer=self._signer,
                 public_base=self._public_base,

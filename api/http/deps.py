@@ -40,6 +40,7 @@ class AppState(TypedDict):
     ingest: EventIngest
     history: EventHistory
     devices: Devices
+    web_push_key: str | None  # the VAPID public key (base64url); None: Web Push is off
 
 
 def get_settings(request: Request) -> Settings:
@@ -106,6 +107,16 @@ def get_devices(request: Request) -> Devices:
     return devices
 
 
+def get_web_push_key(request: Request) -> str:
+    """The server's VAPID public key; 404 when Web Push is turned off."""
+    key: str | None = request.state.web_push_key
+    if key is None:
+        raise NotFound(
+            "push channel", "web", why="Web Push is turned off on this server (push.web_push)"
+        )
+    return key
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 BuffersDep = Annotated[Mapping[str, CameraBuffer[Any]], Depends(get_buffers)]
 BufferDep = Annotated[CameraBuffer[Any], Depends(get_buffer)]
@@ -118,3 +129,4 @@ HubDep = Annotated[Hub, Depends(get_hub)]
 IngestDep = Annotated[EventIngest, Depends(get_ingest)]
 HistoryDep = Annotated[EventHistory, Depends(get_history)]
 DevicesDep = Annotated[Devices, Depends(get_devices)]
+WebPushKeyDep = Annotated[str, Depends(get_web_push_key)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from api.events.model import (
+    Channel,
     DeliveryRecord,
     DeviceRecord,
     EventRecord,
@@ -121,8 +122,14 @@ class QuietHoursModel(BaseModel):
 class DeviceOut(BaseModel):
     id: str
     platform: Platform
+    channel: Channel = Field(
+        description="how pushes reach it: fcm (a registration token) or web_push (a browser's "
+        "Web Push subscription)"
+    )
     name: str
-    token_suffix: str = Field(description="the last characters of the FCM token")
+    token_suffix: str = Field(
+        description="the last characters of the FCM token or of the Web Push endpoint"
+    )
     cameras: list[str] | None = Field(description="cameras pushed; null: all")
     motion: bool
     quiet_hours: QuietHoursModel | None
@@ -135,6 +142,7 @@ def device_out(device: DeviceRecord) -> DeviceOut:
     return DeviceOut(
         id=device.id,
         platform=device.platform,
+        channel=device.channel,
         name=device.name,
         token_suffix=device.token[-8:],
         cameras=None if device.cameras is None else list(device.cameras),

@@ -55,11 +55,19 @@ def alert_push(
 
 
 def clip_ready_push(
-    event: EventRecord, *, push: PushSettings, signer: Signer, public_base: str, now_ms: int
+    event: EventRecord,
+    *,
+    camera_name: str,
+    push: PushSettings,
+    signer: Signer,
+    public_base: str,
+    now_ms: int,
 ) -> PushMessage:
     """The data-only follow-up once an alerted event's clip is saved."""
     ttl = push.clip_ready_ttl_s
     url = public_base + signer.sign(
         f"/api/v1/events/{event.id}/clip.mp4", exp=_expiry_s(now_ms, ttl, signer)
     )
-    return clip_ready_message(event, url, ttl, deep_link=push.deep_link.format(id=event.id))
+    return clip_ready_message(
+        event, url, ttl, deep_link=push.deep_link.format(id=event.id), camera_name=camera_name
+    )

@@ -1,5 +1,7 @@
-"""The push queue: jobs sent with bounded concurrency, every attempt logged, dead tokens
-forgotten, transient failures retried with backoff until the message's TTL runs out."""
+"""The push queue: jobs sent with bounded concurrency, every attempt logged, dead tokens and
+subscriptions forgotten, transient failures retried with backoff until the message's TTL runs
+out. Channel-blind: it hands devices to one notifier (in the server, the routing notifier
+over FCM and Web Push), so every channel gets the same queue, retries and log."""
 
 from __future__ import annotations
 
@@ -44,7 +46,7 @@ class DeliveryLog(Protocol):
 
 
 class TokenRegistry(Protocol):
-    """The registered devices, as far as dead tokens go."""
+    """The registered devices, as far as dead tokens (FCM tokens, Web Push endpoints) go."""
 
     async def forget_token(self, token: str) -> bool:
         """Delete the device that has this token; False when there was none."""
@@ -151,18 +153,18 @@ class PushDispatcher:
             self._live.release()
 
     async def _deliver(self, job: PushJob) -> None:
-        devices = {device.token: device for device in job.devices}
-        pending = list(devices)
+        devices = {device.id: device for device in job.devices}
+        pending = list(devices.values())
         if not pending:
             return
         ttl_s = job.message.ttl_s
         attempt = 1
         # TTL 0 means now or never: one attempt, no retries.
         if ttl_s > 0 and _age_s(job) >= ttl_s:
-            await self._expire(job, devices, pending, attempt)
+            await self._expire(job, pending, attempt)
             return
         while True:
-            retry, retry_after = await self._round(job, devices, pending, attempt)
+            retry, retry_after = await self._round(job, pending, attempt)
             if not retry:
                 return
             if attempt >= self._max_attempts:
@@ -174,39 +176,40 @@ class PushDispatcher:
             delay = retry_delay(attempt, *self._backoff, retry_after, self._rng.random())
             attempt += 1
             if _age_s(job) + delay >= ttl_s:
-                await self._expire(job, devices, retry, attempt)
+                await self._expire(job, retry, attempt)
                 return
             self._counts["retrying"] += 1
             try:
-                await asyncio.sleep(delay)  # the retry backoff (or FCM's Retry-After)
+                await asyncio.sleep(delay)  # the retry backoff (or the service's Retry-After)
             finally:
                 self._counts["retrying"] -= 1
             if _age_s(job) >= ttl_s:
-                await self._expire(job, devices, retry, attempt)
+                await self._expire(job, retry, attempt)
                 return
             pending = retry
 
     async def _round(
-        self, job: PushJob, devices: dict[str, DeviceRecord], tokens: list[str], attempt: int
-    ) -> tuple[list[str], float | None]:
-        """One attempt for `tokens`, each outcome settled: the tokens to retry, and the
-        longest Retry-After the push service asked for (None: it asked for none)."""
-        results = await self._attempt(job, tokens, attempt)
-        retry: list[str] = []
+        self, job: PushJob, devices: list[DeviceRecord], attempt: int
+    ) -> tuple[list[DeviceRecord], float | None]:
+        """One attempt for `devices`, each outcome settled: the devices to retry, and the
+        longest Retry-After a push service asked for (None: none asked)."""
+        results = await self._attempt(job, devices, attempt)
+        retry: list[DeviceRecord] = []
         retry_after: float | None = None
-        for token in tokens:
-            result = results.get(token) or SendResult(token, "error", error="no result")
-            await self._settle(job, devices[token], attempt, result)
+        for device in devices:
+            result = results.get(device.id) or SendResult(device.id, "error", error="no result")
+            await self._settle(job, device, attempt, result)
             if result.outcome in RETRIED:
-                retry.append(token)
+                retry.append(device)
                 if result.retry_after_s is not None:
                     retry_after = max(retry_after or 0.0, result.retry_after_s)
         return retry, retry_after
 
     async def _attempt(
-        self, job: PushJob, tokens: Sequence[str], attempt: int
+        self, job: PushJob, devices: Sequence[DeviceRecord], attempt: int
     ) -> dict[str, SendResult]:
-        # FCM gets what is left of the TTL, so a late retry does not outlive the original.
+        # The push service gets what is left of the TTL: a late retry does not outlive the
+        # original.
         left = max(0, math.ceil(job.message.ttl_s - _age_s(job)))
         message = job.message
         if left != message.ttl_s:
@@ -217,18 +220,20 @@ class PushDispatcher:
                 _call(self._on_first_send, latency_s)
             self._counts["in_flight"] += 1
             try:
-                results = await self._notifier.send(message, list(tokens))
+                results = await self._notifier.send(message, list(devices))
             except Exception as exc:
                 logger.exception("notifier failed for event %s", job.event.id)
-                results = [SendResult(t, "error", error=f"notifier failed: {exc}") for t in tokens]
+                results = [
+                    SendResult(d.id, "error", error=f"notifier failed: {exc}") for d in devices
+                ]
             finally:
                 self._counts["in_flight"] -= 1
-        return {result.token: result for result in results}
+        return {result.device_id: result for result in results}
 
     async def _settle(
         self, job: PushJob, device: DeviceRecord, attempt: int, result: SendResult
     ) -> None:
-        """Count, log and act on one token's outcome; store failures are logged, not fatal."""
+        """Count, log and act on one device's outcome; store failures are logged, not fatal."""
         self._counts["attempts"] += 1
         if result.outcome in ("sent", "expired"):
             self._counts[result.outcome] += 1
@@ -238,8 +243,9 @@ class PushDispatcher:
             _call(self._on_attempt, result.outcome)
         if result.outcome not in ("sent", "logged", "expired"):
             logger.info(
-                "push attempt %d for event %s to device %s: %s %s",
-                attempt, job.event.id, device.id, result.outcome, result.error or "",
+                "push attempt %d for event %s to device %s (%s): %s %s",
+                attempt, job.event.id, device.id, device.channel, result.outcome,
+                result.error or "",
             )  # fmt: skip
         try:
             if job.stored is not None and not await asyncio.shield(job.stored):
@@ -251,20 +257,24 @@ class PushDispatcher:
         except Exception:
             logger.exception("could not log push attempt for event %s", job.event.id)
         if result.outcome in DEAD:
-            try:
-                if await self._tokens.forget_token(result.token):
-                    self._counts["forgotten"] += 1
-                    logger.info("forgot device %s: FCM says %s", device.id, result.outcome)
-            except Exception:
-                logger.exception("could not forget the token of device %s", device.id)
+            await self._forget(device, result.outcome)
 
-    async def _expire(
-        self, job: PushJob, devices: dict[str, DeviceRecord], tokens: list[str], attempt: int
-    ) -> None:
+    async def _forget(self, device: DeviceRecord, outcome: PushOutcome) -> None:
+        try:
+            if await self._tokens.forget_token(device.token):
+                self._counts["forgotten"] += 1
+                logger.info(
+                    "forgot device %s: its push service (%s) says %s",
+                    device.id, device.channel, outcome,
+                )  # fmt: skip
+        except Exception:
+            logger.exception("could not forget the token of device %s", device.id)
+
+    async def _expire(self, job: PushJob, devices: list[DeviceRecord], attempt: int) -> None:
         """Log `expired` once per device: retrying after the TTL would deliver a stale alert."""
-        for token in tokens:
-            result = SendResult(token, "expired", error=f"TTL of {job.message.ttl_s} s passed")
-            await self._settle(job, devices[token], attempt, result)
+        for device in devices:
+            result = SendResult(device.id, "expired", error=f"TTL of {job.message.ttl_s} s passed")
+            await self._settle(job, device, attempt, result)
 
 
 def _age_s(job: PushJob) -> float:

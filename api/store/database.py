@@ -74,9 +74,10 @@ class Database:
         await self._engine.dispose()
 
 
-async def upgrade(url: str) -> None:
-    """Run the migrations on the database at `url` up to head (nothing when already there)."""
-    await _upgrade(_parse(url), action="cannot upgrade database")
+async def upgrade(url: str, revision: str = "head") -> None:
+    """Run the migrations on the database at `url` up to `revision` (default: the newest;
+    nothing when already there). Tests migrate to an older revision to upgrade its data."""
+    await _upgrade(_parse(url), action="cannot upgrade database", revision=revision)
 
 
 def _safe(url: URL) -> str:
@@ -148,7 +149,7 @@ def _engine(url: URL, *, migrating: bool = False) -> AsyncEngine:
     return engine
 
 
-async def _upgrade(url: URL, *, action: str) -> None:
+async def _upgrade(url: URL, *, action: str, revision: str = "head") -> None:
     where = f"{action} {_safe(url)}"
     if url.get_backend_name() == "sqlite" and url.database:
         directory = Path(url.database).parent
@@ -161,7 +162,7 @@ async def _upgrade(url: URL, *, action: str) -> None:
     try:
         with translated(where):
             async with one_at_a_time, engine.begin() as connection:
-                await connection.run_sync(_upgrade_to_head)
+                await connection.run_sync(_upgrade_to, revision)
     except CommandError as exc:
         # E.g. the database is at a revision this version does not know (a newer Doorbell).
         raise StoreError(f"{where}: {describe(exc)}") from exc
@@ -169,7 +170,7 @@ async def _upgrade(url: URL, *, action: str) -> None:
         await engine.dispose()
 
 
-def _upgrade_to_head(connection: Connection) -> None:
+def _upgrade_to(connection: Connection, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
     config.attributes["connection"] = connection
@@ -177,7 +178,7 @@ def _upgrade_to_head(connection: Connection) -> None:
         # Two processes migrating at once (a start and `doorbell migrate`) take turns; the
         # lock goes with the transaction, after the second one has found the database at head.
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
     if connection.dialect.name == "sqlite":
         broken = connection.execute(text("PRAGMA foreign_key_check")).fetchall()
         if broken:

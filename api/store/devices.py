@@ -1,4 +1,5 @@
-"""The device repository: phones registered for push, keyed by their FCM token."""
+"""The device repository: phones and browsers registered for push, keyed by their token (the
+FCM registration token, or the Web Push endpoint URL)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.events.model import DeviceRecord, Platform, QuietHours
+from api.events.model import Channel, DeviceRecord, Platform, QuietHours, WebPushKeys
 from api.store.errors import translated
 from api.store.schema import DeviceRow
 from common.clock import Clock, wall_ms
@@ -18,6 +19,9 @@ from common.clock import Clock, wall_ms
 
 def _record(row: DeviceRow) -> DeviceRecord:
     quiet = row.quiet_hours
+    keys = None
+    if row.web_push_p256dh is not None and row.web_push_auth is not None:
+        keys = WebPushKeys(p256dh=row.web_push_p256dh, auth=row.web_push_auth)
     return DeviceRecord(
         id=row.id,
         token=row.token,
@@ -32,6 +36,8 @@ def _record(row: DeviceRow) -> DeviceRecord:
         ),
         created_ms=row.created_ms,
         updated_ms=row.updated_ms,
+        channel=cast(Channel, row.channel),
+        web_push_keys=keys,
     )
 
 
@@ -50,13 +56,22 @@ class DeviceStore:
         cameras: tuple[str, ...] | None,
         motion: bool,
         quiet_hours: QuietHours | None,
+        *,
+        channel: Channel = "fcm",
+        web_push_keys: WebPushKeys | None = None,
     ) -> tuple[DeviceRecord, bool]:
         """Register the device with this token, or update the one registered with it (which
         keeps its id and created_ms): (the device, whether it was new). One statement
-        (INSERT .. ON CONFLICT (token) DO UPDATE), so concurrent registrations cannot race."""
+        (INSERT .. ON CONFLICT (token) DO UPDATE), so concurrent registrations cannot race.
+        A Web Push device (`channel` "web_push") has `web_push_keys`; an FCM one has none."""
+        if (channel == "web_push") != (web_push_keys is not None):
+            raise ValueError("web_push_keys go with channel 'web_push', and only with it")
         new_id = str(uuid.uuid4())
         now = self._clock()
         values = {
+            "channel": channel,
+            "web_push_p256dh": None if web_push_keys is None else web_push_keys.p256dh,
+            "web_push_auth": None if web_push_keys is None else web_push_keys.auth,
             "platform": platform,
             "name": name,
             "cameras": list(cameras) if cameras is not None else None,
@@ -96,7 +111,8 @@ class DeviceStore:
         return await self._delete(DeviceRow.id == device_id, f"cannot delete device {device_id}")
 
     async def forget_token(self, token: str) -> bool:
-        """Forget the device with this token (FCM said it is dead). Whether there was one."""
+        """Forget the device with this token (its push service said it is dead). Whether
+        there was one."""
         return await self._delete(DeviceRow.token == token, "cannot forget a device token")
 
     async def _delete(self, where: ColumnElement[bool], action: str) -> bool:

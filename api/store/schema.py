@@ -2,14 +2,23 @@
 
 Times are BIGINT epoch milliseconds (UTC), never DateTime: one clock, no time zones. The
 schema changes only through a new migration in `migrations/versions/`;
-`tests/unit/test_store.py` checks that the migrations and these mappings agree.
+`tests/api/store/test_store.py` checks that the migrations and these mappings agree.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, MetaData, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Named constraints, so a later migration can alter or drop them by name on both dialects
@@ -66,9 +75,19 @@ class EventRow(Base):
 
 
 class DeviceRow(Base):
-    """One device registered for push (api.events.model.DeviceRecord), unique by FCM token."""
+    """One device registered for push (api.events.model.DeviceRecord), unique by its token:
+    the FCM registration token, or the Web Push endpoint URL."""
 
     __tablename__ = "devices"
+    __table_args__ = (
+        # A Web Push device has both keys; an FCM one neither.
+        CheckConstraint(
+            "(channel = 'fcm' AND web_push_p256dh IS NULL AND web_push_auth IS NULL) OR "
+            "(channel = 'web_push' AND web_push_p256dh IS NOT NULL "
+            "AND web_push_auth IS NOT NULL)",
+            name="keys_match_channel",
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String, primary_key=True)
     token: Mapped[str] = mapped_column(String, unique=True)
@@ -79,6 +98,9 @@ class DeviceRow(Base):
     quiet_hours: Mapped[dict[str, Any] | None] = mapped_column(Json)  # start, end, timezone
     created_ms: Mapped[int] = mapped_column(BigInteger)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
+    channel: Mapped[str] = mapped_column(String, server_default="fcm")  # fcm, web_push
+    web_push_p256dh: Mapped[str | None] = mapped_column(String)
+    web_push_auth: Mapped[str | None] = mapped_column(String)
 
 
 class DeliveryRow(Base):

@@ -151,12 +151,13 @@ def tier_settings(tmp_path: Path, migrated_db: Path) -> Settings:
     return settings_for(tmp_path, database)
 
 
-@pytest.fixture
-async def server(tier_settings: Settings) -> AsyncIterator[InProcess]:
+@contextlib.asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[InProcess]:
+    """An app over `settings` (see `settings_for`), started and stopped around the block."""
     now = wall_ms()
     buffer = FakeBuffer(first_ms=now - BUFFER_S * 1000, newest_ms=now)
     notifier = RecordingNotifier()
-    app = create_app(tier_settings, buffers={"front": buffer}, notifier=notifier)
+    app = create_app(settings, buffers={"front": buffer}, notifier=notifier)
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         base = "http://doorbell.test"
@@ -165,4 +166,10 @@ async def server(tier_settings: Settings) -> AsyncIterator[InProcess]:
             httpx.AsyncClient(transport=transport, base_url=base, headers=auth) as client,
             httpx.AsyncClient(transport=transport, base_url=base) as anonymous,
         ):
-            yield InProcess(manager.app, client, anonymous, tier_settings, buffer, notifier)
+            yield InProcess(manager.app, client, anonymous, settings, buffer, notifier)
+
+
+@pytest.fixture
+async def server(tier_settings: Settings) -> AsyncIterator[InProcess]:
+    async with serve(tier_settings) as started:
+        yield started

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from api.events.model import PushOutcome
+from api.events.model import DeviceRecord, PushOutcome
 from api.http.ranges import WholeFile
 from api.push.messages import PushMessage
 from api.push.notifier import SendResult
@@ -167,14 +167,16 @@ class FakeBuffer:
 
 @dataclass
 class RecordingNotifier:
-    """A push service that accepts every message and records it (outcome per token)."""
+    """A push service (for every channel) that accepts every message and records it with
+    the devices it was for; every device gets `outcome`."""
 
-    sent: list[tuple[PushMessage, list[str]]] = field(default_factory=list)
+    sent: list[tuple[PushMessage, list[DeviceRecord]]] = field(default_factory=list)
     outcome: PushOutcome = "sent"
 
-    async def send(self, message: PushMessage, tokens: Sequence[str]) -> list[SendResult]:
-        self.sent.append((message, list(tokens)))
-        return [SendResult(t, self.outcome, message_id=f"m-{len(self.sent)}") for t in tokens]
+    async def send(self, message: PushMessage, devices: Sequence[DeviceRecord]) -> list[SendResult]:
+        self.sent.append((message, list(devices)))
+        number = len(self.sent)
+        return [SendResult(d.id, self.outcome, message_id=f"m-{number}") for d in devices]
 
     async def aclose(self) -> None:
         return None

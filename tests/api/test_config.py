@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -21,6 +22,11 @@ id = "front"
 name = "Front door"
 stream_key = "a-long-stream-key-0123456789"
 """
+
+BASE: dict[str, Any] = {
+    "api_tokens": ["a-long-random-token-0123456789"],
+    "relay_secret": "another-long-secret-0123456789",
+}
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -102,12 +108,75 @@ def test_generated_config_has_fresh_secrets_that_load(tmp_path: Path) -> None:
     assert settings.api_tokens[0].get_secret_value() not in b
 
 
-def test_init_config_refuses_to_overwrite(tmp_path: Path) -> None:
+def test_init_config_refuses_to_overwrite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the config's data_dir, var, is relative
     path = tmp_path / "c.toml"
     assert main(["init-config", str(path), "--camera", "front:Front door", "--camera", "back"]) == 0
     assert [c.id for c in load_settings(path).cameras] == ["front", "back"]
     assert path.stat().st_mode & 0o077 == 0
     assert main(["init-config", str(path)]) == 2
+
+
+def test_init_config_makes_the_web_push_key_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "c.toml"
+    assert main(["init-config", str(path)]) == 0
+    key = tmp_path / "var" / "vapid.pem"
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert str(key) in capsys.readouterr().out
+    pem = key.read_bytes()
+    assert main(["init-config", str(path), "--force"]) == 0
+    assert key.read_bytes() == pem  # a new key would unsubscribe every browser
+    key.write_text("not a key")
+    assert main(["init-config", str(path), "--force"]) == 2
+    assert "not a PEM private key" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "mailto:ops@example.net",
+        "mailto:me@localhost",
+        "https://door.example.net",
+        "https://localhost",
+    ],
+)
+def test_web_push_subjects_push_services_accept(subject: str) -> None:
+    settings = Settings(**{**BASE, "push": {"web_push_subject": subject}})
+    assert settings.web_push_subject == subject
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["ops@example.net", "mailto:ops", "https://door.example.net/", "https://door.example.net:8443",
+     "http://door.example.net", "mailto:a b@example.net"],
+)  # fmt: skip
+def test_other_web_push_subjects_are_refused(subject: str) -> None:
+    with pytest.raises(ValidationError, match=r"push\.web_push_subject[\s\S]*mailto:you@") as info:
+        Settings(**{**BASE, "push": {"web_push_subject": subject}})
+    assert info.value.error_count() == 1
+
+
+@pytest.mark.parametrize(
+    ("public_url", "subject"),
+    [
+        ("https://door.example.net", "https://door.example.net"),
+        ("https://Door.Example.net/doorbell/", "https://door.example.net"),
+        ("https://door.example.net:8443", "mailto:doorbell@door.example.net"),
+        ("http://nas.lan:8000", "mailto:doorbell@nas.lan"),
+        ("http://nas:8000", "mailto:doorbell@localhost"),
+        ("https://192.168.1.2", "mailto:doorbell@localhost"),
+        ("", "mailto:doorbell@localhost"),  # http://127.0.0.1:8000
+    ],
+)
+def test_the_default_web_push_subject_comes_from_the_public_url(
+    public_url: str, subject: str
+) -> None:
+    settings = Settings(**{**BASE, "public_url": public_url})
+    assert settings.web_push_subject == subject
+    assert settings.vapid_key_file == settings.data_dir / "vapid.pem"
 
 
 def _setting_names(model: type[BaseModel], prefix: str = "") -> list[str]:

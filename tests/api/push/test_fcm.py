@@ -7,32 +7,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import firebase_admin
-import google.oauth2.credentials
 import pytest
 from firebase_admin import messaging
 
-from api.events.model import DeviceRecord, EventRecord, MessageKind, PushOutcome
-from api.push import (
-    FcmNotifier,
-    LoggingNotifier,
-    Notifier,
-    PushDispatcher,
-    PushJob,
-    alert_message,
-    build_notifier,
+from api.events.model import PushOutcome
+from api.push import FcmNotifier, LoggingNotifier, PushDispatcher, build_fcm_notifier
+from tests.api.push.support import (
+    IMAGE,
+    LINK,
+    RecordingLog,
+    Registry,
+    device,
+    eventually,
+    fast,
+    fcm,
+    finished,
+    gap_s,
+    job,
+    running,
 )
 from tests.fakefcm import PROJECT, STATIC_ACCESS_TOKEN, FakeFcm, Reply, running_fake
-
-T = TypeVar("T")
-IMAGE = "https://door.example/api/events/e1/snapshot.jpg?sig=abc"
-LINK = "doorbell://events/e1"
 
 
 @pytest.fixture
@@ -41,119 +39,6 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeFcm]:
         # Read when an app's messaging service is made: each test makes a fresh app.
         monkeypatch.setattr(messaging._MessagingService, "FCM_URL", server.fcm_url)
         yield server
-
-
-@dataclass
-class Logged:
-    token: str
-    message: MessageKind
-    attempt: int
-    outcome: PushOutcome
-    message_id: str | None
-    error: str | None
-
-
-@dataclass
-class RecordingLog:
-    entries: list[Logged] = field(default_factory=list)
-    fail: bool = False
-
-    async def record(
-        self, event_id: str, device: DeviceRecord, message: MessageKind, attempt: int,
-        at_ms: int, outcome: PushOutcome, message_id: str | None = None,
-        error: str | None = None,
-    ) -> None:  # fmt: skip
-        if self.fail:
-            raise RuntimeError("database is locked")
-        self.entries.append(Logged(device.token, message, attempt, outcome, message_id, error))
-
-    def of(self, token: str) -> list[tuple[int, PushOutcome]]:
-        return [(e.attempt, e.outcome) for e in self.entries if e.token == token]
-
-
-@dataclass
-class Registry:
-    forgotten: list[str] = field(default_factory=list)
-    fail: bool = False
-
-    async def forget_token(self, token: str) -> bool:
-        if self.fail:
-            raise RuntimeError("database is locked")
-        self.forgotten.append(token)
-        return True
-
-
-def ring(event_id: str = "e1") -> EventRecord:
-    return EventRecord(
-        id=event_id, camera="front", kind="ring", at_ms=1_720_000_000_000,
-        agent_at_ms=1_720_000_000_000, clock_offset_ms=0, received_ms=1_720_000_000_000,
-    )  # fmt: skip
-
-
-def device(token: str) -> DeviceRecord:
-    return DeviceRecord(
-        id=f"dev-{token}", token=token, platform="android", name=token, cameras=None,
-        motion=True, quiet_hours=None, created_ms=0, updated_ms=0,
-    )  # fmt: skip
-
-
-def job(*tokens: str, ttl_s: int = 60, event_id: str = "e1", age_s: float = 0) -> PushJob:
-    event = ring(event_id)
-    return PushJob(
-        event=event,
-        message=alert_message(event, "Front door", IMAGE, LINK, ttl_s),
-        devices=tuple(device(t) for t in tokens),
-        received_ns=time.monotonic_ns() - int(age_s * 1e9),
-    )
-
-
-def fast(
-    notifier: Notifier, log: RecordingLog, registry: Registry, **options: Any
-) -> PushDispatcher:
-    """A dispatcher with backoffs short enough for tests (50-200 ms)."""
-    options = {"backoff_min_s": 0.05, "backoff_max_s": 0.2, **options}
-    return PushDispatcher(notifier, log, registry, **options)
-
-
-@asynccontextmanager
-async def fcm(project_id: str = PROJECT, **options: Any) -> AsyncIterator[FcmNotifier]:
-    credential = google.oauth2.credentials.Credentials(STATIC_ACCESS_TOKEN)
-    notifier = FcmNotifier(credential, project_id, **options)
-    try:
-        yield notifier
-    finally:
-        await notifier.aclose()
-
-
-@asynccontextmanager
-async def running(dispatcher: PushDispatcher) -> AsyncIterator[PushDispatcher]:
-    task = asyncio.create_task(dispatcher.run())
-    try:
-        yield dispatcher
-    finally:
-        task.cancel()
-        done, _ = await asyncio.wait({task}, timeout=5)
-        assert done, "dispatcher did not stop within 5 s of being cancelled"
-
-
-async def eventually(what: str, probe: Callable[[], T], timeout_s: float = 5.0) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:g}s waiting for {what} (last: {value!r})")
-        await asyncio.sleep(0.01)
-
-
-async def finished(dispatcher: PushDispatcher, jobs: int = 1, timeout_s: float = 5.0) -> None:
-    await eventually(f"{jobs} job(s) done", lambda: dispatcher.stats()["finished"] >= jobs,
-                     timeout_s)  # fmt: skip
-
-
-def gap_s(first: Any, second: Any) -> float:
-    return float((second.received_ns - first.received_ns) / 1e9)
 
 
 @pytest.mark.anyio
@@ -195,10 +80,10 @@ async def test_ring_alert_reaches_fcm_in_v1_form(fake: FakeFcm) -> None:
 
 @pytest.mark.anyio
 async def test_service_account_file_end_to_end(fake: FakeFcm, tmp_path: Path) -> None:
-    notifier = build_notifier(fake.service_account(tmp_path / "sa.json"), None)
+    notifier = build_fcm_notifier(fake.service_account(tmp_path / "sa.json"), None)
     try:
         assert isinstance(notifier, FcmNotifier)
-        [result] = await notifier.send(job("tok-a").message, ["tok-a"])
+        [result] = await notifier.send(job("tok-a").message, [device("tok-a")])
     finally:
         await notifier.aclose()
     assert result.outcome == "sent"
@@ -212,12 +97,14 @@ async def test_service_account_file_end_to_end(fake: FakeFcm, tmp_path: Path) ->
 @pytest.mark.anyio
 async def test_refused_credentials_become_per_token_errors(fake: FakeFcm, tmp_path: Path) -> None:
     fake.fail_token_requests(Reply(400, message="invalid_grant"))
-    notifier = build_notifier(fake.service_account(tmp_path / "sa.json"), None)
+    notifier = build_fcm_notifier(fake.service_account(tmp_path / "sa.json"), None)
     try:
-        results = await notifier.send(job().message, ["tok-a", "tok-b"])
+        results = await notifier.send(job().message, [device("tok-a"), device("tok-b")])
     finally:
         await notifier.aclose()
-    assert [(r.token, r.outcome) for r in results] == [("tok-a", "error"), ("tok-b", "error")]
+    assert [(r.device_id, r.outcome) for r in results] == [
+        ("dev-tok-a", "error"), ("dev-tok-b", "error"),
+    ]  # fmt: skip
     assert results[0].error is not None
     assert "RefreshError" in results[0].error
     assert fake.sends() == []
@@ -225,10 +112,10 @@ async def test_refused_credentials_become_per_token_errors(fake: FakeFcm, tmp_pa
 
 @pytest.mark.anyio
 async def test_unreachable_token_endpoint_is_unavailable(fake: FakeFcm, tmp_path: Path) -> None:
-    notifier = build_notifier(fake.service_account(tmp_path / "sa.json"), None)
+    notifier = build_fcm_notifier(fake.service_account(tmp_path / "sa.json"), None)
     fake.down()
     try:
-        results = await notifier.send(job().message, ["tok-a"])
+        results = await notifier.send(job().message, [device("tok-a")])
     finally:
         await notifier.aclose()
     assert [r.outcome for r in results] == ["unavailable"]
@@ -239,7 +126,7 @@ async def test_sdk_makes_one_request_per_attempt(fake: FakeFcm) -> None:
     """Pins the private hook that turns off firebase-admin's own 500/503 retries."""
     fake.respond("tok-a", [503] * 6)
     async with fcm() as notifier:
-        [result] = await notifier.send(job().message, ["tok-a"])
+        [result] = await notifier.send(job().message, [device("tok-a")])
         assert notifier.sdk_retries_disabled
     assert result.outcome == "unavailable"
     assert len(fake.sends("tok-a")) == 1
@@ -375,9 +262,10 @@ async def test_large_multicasts_are_chunked_in_order(fake: FakeFcm) -> None:
     fake.respond("t3", [404])
     tokens = [f"t{i}" for i in range(5)]
     async with fcm(max_tokens_per_call=2) as notifier:
-        results = await notifier.send(job().message, tokens)
-    assert [(r.token, r.outcome) for r in results] == [
-        ("t0", "sent"), ("t1", "sent"), ("t2", "sent"), ("t3", "unregistered"), ("t4", "sent"),
+        results = await notifier.send(job().message, [device(t) for t in tokens])
+    assert [(r.device_id, r.outcome) for r in results] == [
+        ("dev-t0", "sent"), ("dev-t1", "sent"), ("dev-t2", "sent"), ("dev-t3", "unregistered"),
+        ("dev-t4", "sent"),
     ]  # fmt: skip
 
 
@@ -439,7 +327,7 @@ async def test_without_credentials_pushes_are_only_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
-    notifier = build_notifier(None, None)
+    notifier = build_fcm_notifier(None, None)
     assert isinstance(notifier, LoggingNotifier)
     assert "push disabled: no fcm credentials_file set" in caplog.text
     log = RecordingLog()
@@ -465,14 +353,14 @@ def test_unusable_credentials_files_are_refused(
     if content is not None:
         path.write_text(content)
     with pytest.raises(ValueError, match=fault) as info:
-        build_notifier(path, None)
+        build_fcm_notifier(path, None)
     assert str(path) in str(info.value)
 
 
 @pytest.mark.anyio
 async def test_aclose_deletes_the_app(fake: FakeFcm) -> None:
     async with fcm() as notifier:
-        await notifier.send(job().message, ["tok-a"])
+        await notifier.send(job().message, [device("tok-a")])
         name = notifier.app_name
         assert firebase_admin.get_app(name).name == name
     with pytest.raises(ValueError, match=r"does not exist|not initialized"):

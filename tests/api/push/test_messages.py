@@ -1,8 +1,10 @@
-"""What a push says and its FCM v1 form per platform (no network: the SDK's objects)."""
+"""What a push says, its FCM v1 form per platform (no network: the SDK's objects) and its
+Web Push form (the service worker's JSON and the headers)."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 
 import pytest
@@ -10,11 +12,15 @@ from firebase_admin import messaging
 
 from api.events.model import EventRecord
 from api.push.messages import (
+    WEB_PUSH_MAX_PLAINTEXT,
     PushMessage,
     alert_message,
     apns_collapse_id,
     clip_ready_message,
     to_fcm,
+    to_web_push,
+    web_push_headers,
+    web_push_topic,
 )
 from common.events import EventKind
 
@@ -150,5 +156,86 @@ def test_long_collapse_keys_fit_apns_and_web_push() -> None:
     assert len(collapse_id.encode()) <= 64
     assert collapse_id == apns_collapse_id("ring-" + "c" * 80)
     assert collapse_id != apns_collapse_id("ring-" + "d" * 80)
-    assert "Topic" not in fcm.webpush.headers
+    topic = fcm.webpush.headers["Topic"]  # a camera id of 32 makes "motion-<id>" too long
+    assert topic == web_push_topic("ring-" + "c" * 80)
     assert fcm.android.collapse_key == "ring-" + "c" * 80
+
+
+def test_web_push_topics_fit_and_keep_collapsing_apart() -> None:
+    assert web_push_topic("ring-front") == "ring-front"
+    assert web_push_topic(None) is None
+    long_ring, long_motion = (
+        web_push_topic("ring-" + "c" * 32),
+        web_push_topic("motion-" + "c" * 32),
+    )
+    assert long_ring is not None
+    assert long_motion is not None
+    for topic in (long_ring, long_motion):
+        assert re.fullmatch(r"[A-Za-z0-9_-]{32}", topic)
+    assert long_ring != long_motion
+    assert web_push_topic("ring-" + "c" * 32) == long_ring  # the same every time
+
+
+def test_ring_in_web_push_form() -> None:
+    payload = json.loads(to_web_push(ring()))
+    assert payload == {
+        "type": "alert", "title": "Someone is at the door", "body": "Doorbell rang at Front door",
+        "image": IMAGE, "event_id": "0b7e2f5c-6d1a-4f43-9a34-3c1f2e8d9a10", "camera": "front",
+        "camera_name": "Front door", "kind": "ring", "at_ms": 1_720_000_000_123,
+        "url": "/events/0b7e2f5c-6d1a-4f43-9a34-3c1f2e8d9a10", "tag": "ring-front",
+    }  # fmt: skip
+    assert web_push_headers(ring(ttl_s=42)) == {
+        "TTL": "42",
+        "Urgency": "high",
+        "Topic": "ring-front",
+    }
+
+
+def test_motion_in_web_push_form() -> None:
+    motion = alert_message(event("motion_start"), "Front door", None, LINK, 300)
+    payload = json.loads(to_web_push(motion))
+    assert (payload["type"], payload["kind"], payload["tag"]) == (
+        "alert",
+        "motion_start",
+        "motion-front",
+    )
+    assert (payload["title"], payload["body"], payload["image"]) == (
+        "Motion at Front door",
+        None,
+        None,
+    )
+    assert web_push_headers(motion) == {"TTL": "300", "Urgency": "high", "Topic": "motion-front"}
+
+
+def test_clip_ready_in_web_push_form() -> None:
+    message = clip_ready_message(event("motion_start"), "https://door.example/c.mp4", 3600,
+                                 camera_name="Front door")  # fmt: skip
+    payload = json.loads(to_web_push(message))
+    assert payload == {
+        "type": "clip_ready", "title": None, "body": None, "image": None,
+        "event_id": "0b7e2f5c-6d1a-4f43-9a34-3c1f2e8d9a10", "camera": "front",
+        "camera_name": "Front door", "kind": "motion_start", "at_ms": 1_720_000_000_123,
+        "url": "/events/0b7e2f5c-6d1a-4f43-9a34-3c1f2e8d9a10", "tag": None,
+    }  # fmt: skip
+    assert web_push_headers(message) == {"TTL": "3600", "Urgency": "normal"}
+    unnamed = clip_ready_message(event(), "https://door.example/c.mp4", 60)
+    assert json.loads(to_web_push(unnamed))["camera_name"] == "front"
+
+
+def test_web_push_payload_fits_one_record_without_an_image_that_does_not() -> None:
+    name = "🔔" * 100  # the longest name, in 4-byte characters: sent as UTF-8, not escapes
+    message = alert_message(event(), name, "https://door.example/" + "x" * 4000, LINK, 60)
+    data = to_web_push(message)
+    assert len(data) <= WEB_PUSH_MAX_PLAINTEXT
+    payload = json.loads(data)
+    assert payload["image"] is None
+    assert payload["camera_name"] == name
+    assert name.encode() in data
+    fits = alert_message(event(), name, IMAGE, LINK, 60)
+    assert json.loads(to_web_push(fits))["image"] == IMAGE
+
+
+def test_a_payload_that_cannot_fit_is_refused() -> None:
+    message = dataclasses.replace(ring(), title="x" * WEB_PUSH_MAX_PLAINTEXT)
+    with pytest.raises(ValueError, match="does not fit"):
+        to_web_push(message)

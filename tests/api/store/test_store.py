@@ -16,10 +16,11 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from api.errors import BadRequest
-from api.events.model import DeviceRecord, EventRecord, QuietHours
+from api.events.model import DeviceRecord, EventRecord, QuietHours, WebPushKeys
 from api.store import Database, DeviceStore, StoreError, sqlite_url, upgrade
 from api.store.events import decode_cursor, encode_cursor
 from api.store.schema import Base
@@ -30,6 +31,8 @@ from tests.pg import PostgresCluster, throwaway_postgres
 pytestmark = pytest.mark.anyio
 
 CAMERAS = ("front", "back")
+HEAD = "0003_web_push"  # the newest migration
+STEPS = 2  # migrations from an empty database to HEAD
 
 
 @pytest.fixture(scope="session")
@@ -367,6 +370,65 @@ async def test_concurrent_registrations_of_one_token_make_one_device(db: Databas
     assert len(await db.devices.list()) == 1
 
 
+KEYS = WebPushKeys(p256dh="B" + "A" * 86, auth="QUFBQUFBQUFBQUFBQUFBQQ")
+ENDPOINT = "https://push.example.net/send/abc"
+
+
+async def test_web_push_devices_are_keyed_by_endpoint_and_keep_their_keys(db: Database) -> None:
+    phone = await make_device(db, "tok-1")
+    assert (phone.channel, phone.web_push_keys) == ("fcm", None)
+    browser, created = await db.devices.upsert(
+        ENDPOINT, "web", "Firefox", None, False, None, channel="web_push", web_push_keys=KEYS
+    )
+    assert created
+    assert (browser.token, browser.channel, browser.web_push_keys) == (ENDPOINT, "web_push", KEYS)
+    renewed = WebPushKeys(p256dh="B" + "C" * 86, auth="QkJCQkJCQkJCQkJCQkJCQg")
+    again, created = await db.devices.upsert(
+        ENDPOINT, "web", "Firefox", ("front",), True, None, channel="web_push",
+        web_push_keys=renewed,
+    )  # fmt: skip
+    assert not created
+    assert again == replace(
+        browser, cameras=("front",), motion=True, web_push_keys=renewed,
+        updated_ms=again.updated_ms,
+    )  # fmt: skip
+    assert await db.devices.list() == [phone, again]
+    assert await db.devices.forget_token(ENDPOINT)
+    assert await db.devices.list() == [phone]
+
+
+async def test_web_push_keys_go_with_the_web_push_channel_only(db: Database, url: str) -> None:
+    with pytest.raises(ValueError, match="web_push_keys"):
+        await db.devices.upsert(ENDPOINT, "web", "x", None, True, None, channel="web_push")
+    with pytest.raises(ValueError, match="web_push_keys"):
+        await db.devices.upsert("tok", "web", "x", None, True, None, web_push_keys=KEYS)
+    # The database holds to it too (a check constraint), for whatever writes to it.
+    with pytest.raises(IntegrityError):
+        await query(
+            url,
+            "INSERT INTO devices (id, token, platform, name, motion, created_ms, updated_ms, "
+            "channel) VALUES ('d1', 'e', 'web', 'x', true, 0, 0, 'web_push')",
+        )
+    assert await db.devices.list() == []
+
+
+async def test_devices_from_before_web_push_become_fcm_devices(url: str) -> None:
+    await upgrade(url, "0001")
+    await query(
+        url,
+        "INSERT INTO devices (id, token, platform, name, motion, created_ms, updated_ms) "
+        "VALUES ('d1', 'tok-old', 'android', 'Pixel', true, 1, 2)",
+    )
+    db = await Database.open(url)
+    try:
+        [device] = await db.devices.list()
+    finally:
+        await db.aclose()
+    assert (device.id, device.token, device.channel, device.web_push_keys) == (
+        "d1", "tok-old", "fcm", None,
+    )  # fmt: skip
+
+
 async def test_forget_token_and_delete(db: Database) -> None:
     one = await make_device(db, "tok-1")
     two = await make_device(db, "tok-2")
@@ -450,7 +512,7 @@ async def test_migrations_reach_head_and_reopening_is_a_no_op(
         await first.events.add(make_event(1))
     finally:
         await first.aclose()
-    assert len(migration_runs(caplog)) == 1
+    assert len(migration_runs(caplog)) == STEPS
     caplog.clear()
     await upgrade(url)
     second = await Database.open(url)
@@ -459,7 +521,7 @@ async def test_migrations_reach_head_and_reopening_is_a_no_op(
     finally:
         await second.aclose()
     assert migration_runs(caplog) == []
-    assert await query(url, "SELECT version_num FROM alembic_version") == [("0001",)]
+    assert await query(url, "SELECT version_num FROM alembic_version") == [(HEAD,)]
 
 
 UPGRADE_SCRIPT = """
@@ -494,8 +556,8 @@ async def test_upgrades_from_concurrent_processes_take_turns(url: str) -> None:
                 await process.wait()
     assert [p.returncode for p in processes] == [0, 0, 0], results
     logs = "".join(stderr.decode() for _, stderr in results)
-    assert logs.count("Running upgrade") == 1, logs
-    assert await query(url, "SELECT version_num FROM alembic_version") == [("0001",)]
+    assert logs.count("Running upgrade") == STEPS, logs  # by one process
+    assert await query(url, "SELECT version_num FROM alembic_version") == [(HEAD,)]
 
 
 async def test_concurrent_upgrades_of_different_databases_in_one_process(
@@ -506,7 +568,7 @@ async def test_concurrent_upgrades_of_different_databases_in_one_process(
     with anyio.fail_after(30):
         await asyncio.gather(*(upgrade(url) for url in urls))
     for url in urls:
-        assert await query(url, "SELECT version_num FROM alembic_version") == [("0001",)]
+        assert await query(url, "SELECT version_num FROM alembic_version") == [(HEAD,)]
 
 
 async def test_the_migrations_create_exactly_the_mapped_schema(db: Database, url: str) -> None:

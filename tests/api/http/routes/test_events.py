@@ -58,8 +58,11 @@ async def test_a_ring_gets_snapshot_clip_and_a_logged_push(server: InProcess) ->
         ("alert", "sent"),
         ("clip_ready", "sent"),
     ]
-    alert, tokens = server.notifier.sent[0]
-    assert (alert.title, tokens) == ("Someone is at the door", [device["token"]])
+    alert, devices = server.notifier.sent[0]
+    assert (alert.title, [d.token for d in devices]) == (
+        "Someone is at the door",
+        [device["token"]],
+    )
     assert alert.image_url is not None
     assert alert.image_url.startswith(f"https://door.example/api/v1/events/{event_id}/snapshot")
 
