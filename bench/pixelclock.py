@@ -85,7 +85,11 @@ def publish(url: str, seconds: float, stop: threading.Event | None = None) -> No
         f"bframes=0 ! video/x-h264,profile=constrained-baseline ! h264parse ! "
         f'flvmux streamable=true ! rtmp2sink location="{url}"'
     )
+    assert isinstance(pipeline, Gst.Bin)
     source = pipeline.get_by_name("src")
+    bus = pipeline.get_bus()
+    assert source is not None
+    assert bus is not None
     pipeline.set_state(Gst.State.PLAYING)
     stop = stop or threading.Event()
     started = time.monotonic()
@@ -98,7 +102,7 @@ def publish(url: str, seconds: float, stop: threading.Event | None = None) -> No
             frames += 1
     finally:
         source.emit("end-of-stream")
-        pipeline.get_bus().timed_pop_filtered(3 * Gst.SECOND, Gst.MessageType.EOS)
+        bus.timed_pop_filtered(3 * Gst.SECOND, Gst.MessageType.EOS)
         pipeline.set_state(Gst.State.NULL)
 
 

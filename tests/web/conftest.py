@@ -110,7 +110,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture(params=["phone", "desktop"])
-def context(request: pytest.FixtureRequest, browser: Browser, stack: Stack) -> Iterator[BrowserContext]:
+def context(
+    request: pytest.FixtureRequest, browser: Browser, stack: Stack
+) -> Iterator[BrowserContext]:
     """A fresh browser profile on the stack's origin, in each viewport."""
     options = PHONE if request.param == "phone" else DESKTOP
     made = browser.new_context(base_url=stack.base, **options)
