@@ -167,6 +167,11 @@ class PushSettings(BaseModel):
         description="send to browsers through standard Web Push (VAPID key in "
         "<data_dir>/vapid.pem, made on first start); off: browser subscriptions are refused",
     )
+    web_push_local: bool = Field(
+        default=False,
+        description="accept Web Push endpoints on this machine (a local push service, for "
+        "tests); browsers' push services are always https elsewhere",
+    )
     web_push_subject: str = Field(
         default="",
         max_length=200,

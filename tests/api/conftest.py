@@ -139,6 +139,8 @@ def settings_for(root: Path, database: Path, **changes: Any) -> Settings:
         "exit_on_fatal": False,
         "public_url": "https://door.example",
         "events": {"post_roll_s": 1, "pre_roll_s": 1, "media_wait_s": 2},
+        # The Web Push tests' push service runs on this machine.
+        "push": {"web_push_local": True},
     }
     values.update(changes)
     return Settings(**values)

@@ -48,6 +48,10 @@ def endpoint_problem(endpoint: str) -> str | None:
     return None
 
 
+def _is_local(endpoint: str) -> bool:
+    return _loopback(urllib.parse.urlsplit(endpoint).hostname or "")
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -175,6 +179,14 @@ def _target(body: DeviceIn, settings: Settings) -> tuple[str, Channel, WebPushKe
     if not settings.push.web_push:
         raise BadRequest(
             "web_push", "Web Push is turned off on this server (push.web_push); use FCM"
+        )
+    if _is_local(body.web_push.endpoint) and not settings.push.web_push_local:
+        # The server POSTs to the endpoint: a local one is a local push service under test,
+        # never a browser's, and anyone with a token could aim the server at this host.
+        raise BadRequest(
+            "web_push.endpoint",
+            "must be an https:// push service; one on this machine only with "
+            "push.web_push_local (for testing)",
         )
     keys = body.web_push.keys
     return body.web_push.endpoint, "web_push", WebPushKeys(keys.p256dh, keys.auth)

@@ -31,6 +31,13 @@ describe("notificationFor", () => {
     expect(clip.options).toMatchObject({ tag: "ring-front", silent: true, renotify: false });
   });
 
+  it("puts a saved clip (sent without a tag) in its alert's place", () => {
+    const clip = notificationFor({ ...ring, type: "clip_ready", title: null, body: null, tag: null }, 0);
+    expect(clip.options.tag).toBe("ring-front");
+    const motionClip = notificationFor({ ...ring, type: "clip_ready", kind: "motion_start", tag: null }, 0);
+    expect(motionClip.options.tag).toBe("motion-front");
+  });
+
   it("still shows something for an empty or broken push (iOS revokes silent ones)", () => {
     const n = notificationFor(parsePayload("not json"), 42);
     expect(n.title).toBe("Doorbell");

@@ -76,7 +76,10 @@ export function notificationFor(p: PushPayload, nowMs: number): ShownNotificatio
     str(p.title) ??
     (clipReady ? `Clip saved: ${camera}` : isRing ? `Someone is at ${camera}` : kind ? `Motion at ${camera}` : "Doorbell");
   const body = str(p.body) ?? (clipReady ? "Tap to watch it." : isRing ? "Tap to see who it is." : "Tap to open.");
-  const tag = str(p.tag) ?? (eventId ? `event-${eventId}` : "doorbell");
+  // A saved clip comes without a tag: it takes over its alert's (ring-<camera> or
+  // motion-<camera>), so the ring's notification becomes "Clip saved" instead of a second one.
+  const alertTag = clipReady && str(p.camera) && kind ? `${isRing ? "ring" : "motion"}-${str(p.camera)}` : null;
+  const tag = str(p.tag) ?? alertTag ?? (eventId ? `event-${eventId}` : "doorbell");
   const url = safeAppPath(p.url, eventId ? `/events/${encodeURIComponent(eventId)}` : "/events");
   const image = str(p.image);
   return {

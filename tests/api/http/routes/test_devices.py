@@ -143,6 +143,20 @@ async def test_endpoints_that_are_accepted(server: InProcess, endpoint: str) -> 
     assert response.status_code == 201, response.json()
 
 
+async def test_a_local_endpoint_needs_the_setting(tier_settings: Settings) -> None:
+    """The server POSTs to the endpoint: one on this machine only when the admin says so."""
+    settings = tier_settings.model_copy(
+        update={"push": tier_settings.push.model_copy(update={"web_push_local": False})}
+    )
+    async with serve(settings) as strict:
+        local = await strict.client.post("/api/v1/devices", json=browser("http://[::1]:80/p/1"))
+        remote = await strict.client.post("/api/v1/devices", json=browser("https://a.example/x"))
+    assert local.status_code == 422
+    assert local.json()["parameter"] == "web_push.endpoint"
+    assert "push.web_push_local" in local.json()["detail"]
+    assert remote.status_code == 201
+
+
 async def test_a_subscription_as_the_browser_serialises_it_is_accepted(server: InProcess) -> None:
     body = browser()
     body["web_push"]["expirationTime"] = None  # PushSubscription.toJSON() has it
