@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from tests.conftest import wait_for
 from tests.stack.harness import Server, simcam, stop
@@ -91,9 +91,11 @@ class Stack:
 
 
 def start_stack(root: Path) -> Stack:
-    server = Server(root, dict(KEYS), buffer_seconds=120, extra={"web_dir": str(WEB_DIST)})
+    extra = {"web_dir": str(WEB_DIST), "push": {"web_push_local": True}}
+    server = Server(root, dict(KEYS), buffer_seconds=120, extra=extra)
     server.start()
-    camera = simcam(server.publish_url("front"), root / "camera.log")
+    # The doorbell posts its events to this server (a ring from `doorbell-agent ring`).
+    camera = simcam(server.publish_url("front"), root / "camera.log", f"api_url={server.base}")
     added = Stack(server, camera).doorbell("user", "add", USER, "--password-stdin", stdin=PASSWORD)
     assert added.returncode == 0, added.stderr
     wait_for("video in the buffer", lambda: server.camera("front")["buffer"]["segments"] >= 3, 60)
@@ -107,23 +109,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     yield running
     stop(running.camera)
     running.server.stop()
-
-
-@pytest.fixture(params=["phone", "desktop"])
-def context(
-    request: pytest.FixtureRequest, browser: Browser, stack: Stack
-) -> Iterator[BrowserContext]:
-    """A fresh browser profile on the stack's origin, in each viewport."""
-    options = PHONE if request.param == "phone" else DESKTOP
-    made = browser.new_context(base_url=stack.base, **options)
-    made.set_default_timeout(15_000)
-    yield made
-    made.close()
-
-
-@pytest.fixture
-def page(context: BrowserContext) -> Page:
-    return context.new_page()
 
 
 def sign_in(page: Page, password: str = PASSWORD) -> None:
