@@ -37,10 +37,15 @@ def normalize_name(name: str) -> str:
     return name.strip().lower()
 
 
+def is_valid_name(name: str) -> bool:
+    """Whether `name` (normalized) follows the rule: no user can have any other."""
+    return _NAME.fullmatch(name) is not None
+
+
 def check_name(name: str) -> str:
     """The normalized name, or BadRequest("name") saying what is allowed."""
     normalized = normalize_name(name)
-    if _NAME.fullmatch(normalized) is None:
+    if not is_valid_name(normalized):
         raise BadRequest("name", f"invalid user name {name!r}: {NAME_RULE}")
     return normalized
 

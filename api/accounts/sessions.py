@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ TOUCH_EVERY_MS = 60_000
 MAX_USER_AGENT = 256
 DAY_MS = 86_400_000
 UNKNOWN_ADDRESS = "unknown"
+_SESSION_ID = re.compile(r"[0-9a-f]{64}")
 
 
 def session_id(cookie: str) -> str:
@@ -123,6 +125,8 @@ class Sessions:
 
     async def end(self, user: UserRecord, session_id: str) -> bool:
         """End one of the user's sessions; False when the user has none with that id."""
+        if _SESSION_ID.fullmatch(session_id) is None:
+            return False  # not an id this server makes: nothing to look up
         return await self._store.delete(session_id, user_id=user.id)
 
     async def change_password(

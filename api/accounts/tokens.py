@@ -48,6 +48,10 @@ class ApiTokens:
 
     async def revoke(self, user: UserRecord, token_id: str) -> bool:
         """Revoke one of the user's tokens; False when the user has none with that id."""
+        try:
+            uuid.UUID(token_id)
+        except ValueError:
+            return False  # not an id this server makes: nothing to look up
         return await self._store.delete(token_id, user.id)
 
     async def authenticate(self, token: str) -> SignedIn | None:

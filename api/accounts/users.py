@@ -5,7 +5,13 @@ from __future__ import annotations
 import logging
 
 from api.accounts.model import UserRecord
-from api.accounts.passwords import Passwords, check_name, check_password, normalize_name
+from api.accounts.passwords import (
+    Passwords,
+    check_name,
+    check_password,
+    is_valid_name,
+    normalize_name,
+)
 from api.errors import Conflict, NotFound
 from api.store import SessionStore, UserStore
 from common.clock import Clock, wall_ms
@@ -45,14 +51,16 @@ class Users:
 
     async def remove(self, name: str) -> bool:
         """Remove the user with their sessions and API tokens; whether there was one."""
-        return await self._store.delete(normalize_name(name))
+        name = normalize_name(name)
+        return is_valid_name(name) and await self._store.delete(name)
 
     async def set_password(self, name: str, password: str) -> int:
         """Give the user a new password and end all their sessions (how many); NotFound for
         an unknown name, BadRequest for a password outside the rules."""
-        user = await self._store.by_name(normalize_name(name))
+        name = normalize_name(name)
+        user = await self._store.by_name(name) if is_valid_name(name) else None
         if user is None:
-            raise NotFound("user", normalize_name(name))
+            raise NotFound("user", name)
         return await self.change_password(user, password, keep_session=None)
 
     async def change_password(
@@ -73,7 +81,10 @@ class Users:
     async def authenticate(self, name: str, password: str) -> UserRecord | None:
         """The user with this name and password, or None (an unknown name takes as long as a
         wrong password). A hash made with older argon2 parameters is remade."""
-        user = await self._store.by_name(normalize_name(name))
+        name = normalize_name(name)
+        # A name outside the rule cannot exist, and must not reach the database (PostgreSQL
+        # refuses a NUL character with an error, which would be a 503, not a 401).
+        user = await self._store.by_name(name) if is_valid_name(name) else None
         if not await self._passwords.verify(user.password_hash if user else None, password):
             return None
         assert user is not None  # verify() is False without a hash

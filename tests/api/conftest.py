@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from api.config import Settings
 from api.store import Database, sqlite_url
 from common.clock import wall_ms
 from tests.api.fakes import CHEAP_HASHER, FakeBuffer, FakeClock, RecordingNotifier
+from tests.pg import PostgresCluster, throwaway_postgres
 
 TOKEN = "in-process-api-token-0123456789"
 DEVICE_TOKEN = "front-device-token-0123456789"
@@ -121,6 +122,22 @@ class InProcess:
         """POST an event as the front camera's doorbell would."""
         headers = {"Authorization": f"Bearer {token}"}
         return await self.anonymous.post("/api/v1/agent/events", json=payload, headers=headers)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A throwaway PostgreSQL cluster, started once, if a test asks for it."""
+    with throwaway_postgres() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: a SQLite file, then a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "var" / "doorbell.db")  # "var" does not exist yet
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return cluster.create_database()
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,12 @@ router = APIRouter(prefix="/tokens", tags=["tokens"])
 
 
 class TokenIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100, description="what it is for: shown in lists")
+    name: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="what it is for: shown in lists (no control characters)",
+    )
 
 
 class TokenOut(BaseModel):

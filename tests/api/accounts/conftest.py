@@ -1,7 +1,9 @@
-"""The accounts domain over a real SQLite store, on a fake clock with cheap argon2."""
+"""The accounts domain over a real store, on a fake clock with cheap argon2: `accounts` on
+SQLite, `accounts_anywhere` on SQLite and then PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +30,9 @@ class Accounts:
     tokens: ApiTokens
 
 
-@pytest.fixture
-async def accounts(tmp_path: Path) -> AsyncIterator[Accounts]:
-    db = await Database.open(sqlite_url(tmp_path / "doorbell.db"))
+@contextlib.asynccontextmanager
+async def open_accounts(url: str) -> AsyncIterator[Accounts]:
+    db = await Database.open(url)
     clock = FakeClock()
     users = Users(db.users, db.sessions, Passwords(CHEAP_HASHER), clock)
     sessions = Sessions(
@@ -40,3 +42,15 @@ async def accounts(tmp_path: Path) -> AsyncIterator[Accounts]:
         yield Accounts(db, clock, users, sessions, ApiTokens(db.tokens, clock))
     finally:
         await db.aclose()
+
+
+@pytest.fixture
+async def accounts(tmp_path: Path) -> AsyncIterator[Accounts]:
+    async with open_accounts(sqlite_url(tmp_path / "doorbell.db")) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def accounts_anywhere(url: str) -> AsyncIterator[Accounts]:
+    async with open_accounts(url) as opened:
+        yield opened

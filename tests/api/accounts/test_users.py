@@ -8,7 +8,7 @@ from argon2 import PasswordHasher
 
 from api.accounts.passwords import Passwords
 from api.accounts.users import Users
-from api.errors import BadRequest, Conflict, NotFound
+from api.errors import BadRequest, Conflict, NotFound, Unauthorized
 from tests.api.accounts.conftest import PASSWORD, Accounts
 
 pytestmark = pytest.mark.anyio
@@ -87,3 +87,32 @@ async def test_removing_a_user_ends_their_sessions_and_tokens(accounts: Accounts
     assert await accounts.sessions.current(signed_in.cookie) is None
     assert await accounts.tokens.authenticate(token) is None
     assert not await accounts.users.remove("ana")
+
+
+HOSTILE = [
+    "ana\x00",  # PostgreSQL refuses NUL in text: it must never reach the database
+    "\x00",
+    "a" * 10_000,
+    "ana'; DROP TABLE users; --",
+    "\uff21\uff2e\uff21",  # fullwidth ANA
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+async def test_a_name_no_user_can_have_is_unknown_on_every_database(
+    accounts_anywhere: Accounts, name: str
+) -> None:
+    accounts = accounts_anywhere
+    user = await accounts.users.add("ana", PASSWORD)
+    assert await accounts.users.authenticate(name, PASSWORD) is None
+    with pytest.raises(Unauthorized, match="wrong username or password"):
+        await accounts.sessions.sign_in(name, PASSWORD, "192.0.2.1", None)
+    assert not await accounts.users.remove(name)
+    with pytest.raises(NotFound):
+        await accounts.users.set_password(name, "a new password")
+    signed_in = await accounts.sessions.sign_in("ana", PASSWORD, None, None)
+    assert not await accounts.sessions.end(user, name)  # not a session id
+    assert not await accounts.tokens.revoke(user, name)  # nor a token id
+    assert await accounts.sessions.current(name) is None  # a cookie is only ever hashed
+    assert await accounts.tokens.authenticate(name) is None
+    assert await accounts.sessions.current(signed_in.cookie) is not None

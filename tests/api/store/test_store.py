@@ -6,7 +6,7 @@ import asyncio
 import base64
 import logging
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,27 +26,13 @@ from api.store.events import decode_cursor, encode_cursor
 from api.store.schema import Base
 from common.events import EventKind
 from tests import pg
-from tests.pg import PostgresCluster, throwaway_postgres
+from tests.pg import PostgresCluster
 
 pytestmark = pytest.mark.anyio
 
 CAMERAS = ("front", "back")
 HEAD = "0002_accounts"
 REVISIONS = 2  # from an empty database to HEAD
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresCluster]:
-    with throwaway_postgres() as cluster:
-        yield cluster
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path / "var" / "doorbell.db")  # "var" does not exist yet
-    cluster: PostgresCluster = request.getfixturevalue("postgres")
-    return cluster.create_database()
 
 
 @pytest.fixture

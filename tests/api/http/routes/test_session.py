@@ -117,7 +117,14 @@ async def test_a_wrong_password_and_an_unknown_user_get_the_same_401(server: InP
 
 @pytest.mark.parametrize(
     "body",
-    [{"username": USER}, {"password": PASSWORD}, {"username": "", "password": PASSWORD}, [], "x"],
+    [
+        {"username": USER},
+        {"password": PASSWORD},
+        {"username": "", "password": PASSWORD},
+        {"username": "x" * 65, "password": PASSWORD},
+        [],
+        "x",
+    ],
 )
 async def test_a_malformed_sign_in_is_422(server: InProcess, body: object) -> None:
     response = await server.anonymous.post("/api/v1/session", json=body)
@@ -249,6 +256,7 @@ async def test_the_user_lists_their_sessions_and_ends_one(server: InProcess) -> 
         assert (await phone.get("/api/v1/cameras")).status_code == 200
         missing = await phone.delete("/api/v1/sessions/nope", headers=csrf(mine))
         assert (missing.status_code, missing.json()) == (404, {"detail": "unknown session 'nope'"})
+        assert (await phone.delete("/api/v1/sessions/a%00", headers=csrf(mine))).status_code == 404
         own = await phone.delete(f"/api/v1/sessions/{mine['id']}", headers=csrf(mine))
         assert own.status_code == 204
         assert set_cookie(own)[1]["max-age"] == "0"

@@ -87,6 +87,7 @@ async def test_a_revoked_token_no_longer_works(server: InProcess) -> None:
         assert response.status_code == 204
         again = await browser.delete(f"/api/v1/tokens/{created['id']}", headers=headers)
         assert again.status_code == 404
+        assert (await browser.delete("/api/v1/tokens/a%00b", headers=headers)).status_code == 404
         assert (await browser.get("/api/v1/tokens")).json() == {"tokens": []}
     refused = await server.anonymous.get("/api/v1/cameras", headers=bearer(created["token"]))
     assert refused.status_code == 401
@@ -107,7 +108,7 @@ async def test_a_user_sees_and_revokes_only_their_own_tokens(server: InProcess) 
     ).status_code == 200
 
 
-@pytest.mark.parametrize("body", [{}, {"name": ""}, {"name": "x" * 101}])
+@pytest.mark.parametrize("body", [{}, {"name": ""}, {"name": "x" * 101}, {"name": "a\x00b"}])
 async def test_a_token_needs_a_name(server: InProcess, body: dict[str, str]) -> None:
     async with server.browser() as browser:
         session = await server.sign_in(browser)
