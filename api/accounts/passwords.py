@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
-import secrets
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -70,18 +69,16 @@ class Passwords:
         self._slots = asyncio.Semaphore(concurrency)
         self._capacity = concurrency + queue
         self._inside = 0
-        self._dummy: str | None = None
 
     async def hash(self, password: str) -> str:
         return await self._run(functools.partial(self._hasher.hash, password))
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
-        """Whether `password` matches `password_hash`. With None (no such user) a hash is
-        checked all the same, so an unknown name takes as long as a wrong password."""
+        """Whether `password` matches `password_hash`. With None (no such user) the password
+        is hashed all the same (the same work as checking it), so an unknown name takes as
+        long as a wrong password."""
         if password_hash is None:
-            if self._dummy is None:
-                self._dummy = await self.hash(secrets.token_urlsafe(16))
-            await self._run(functools.partial(self._matches, self._dummy, password))
+            await self.hash(password)
             return False
         return await self._run(functools.partial(self._matches, password_hash, password))
 

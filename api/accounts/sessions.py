@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from api.accounts.users import Users
 from api.errors import Forbidden, Unauthorized
 from api.store import SessionStore
 from common.clock import Clock, wall_ms
+
+logger = logging.getLogger(__name__)
 
 COOKIE_BYTES = 32
 # last_seen_ms (and so the sliding expiry) is written at most this often per session, not
@@ -92,6 +95,7 @@ class Sessions:
             address=address,
         )
         await self._store.add(session)
+        logger.info("user %r signed in from %s", user.name, address)
         return NewSession(session, user, cookie, self._max_ms // 1000)
 
     async def current(self, cookie: str) -> SignedIn | None:
