@@ -1,3 +1,4 @@
 """The server: the HTTP face (`http/`), video out of the buffer (`video/`), the event domain
-(`events/`), push (`push/`), storage (`store/`) and the relay (`relay/`); `app.py` wires them.
+(`events/`), people and their credentials (`accounts/`), push (`push/`), storage (`store/`)
+and the relay (`relay/`); `app.py` wires them.
 """

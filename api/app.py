@@ -12,8 +12,14 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from argon2 import PasswordHasher
 from fastapi import APIRouter, Depends, FastAPI
 
+from api.accounts.limiter import SignInLimiter
+from api.accounts.passwords import Passwords
+from api.accounts.sessions import Sessions
+from api.accounts.tokens import ApiTokens
+from api.accounts.users import Users
 from api.config import Settings
 from api.errors import ConfigError, RelayError, RelayNotReady
 from api.events.devices import Devices
@@ -25,9 +31,19 @@ from api.events.notifications import Notifications
 from api.events.recorder import EventRecorder
 from api.events.retention import Retention
 from api.http import handlers, webapp
-from api.http.auth import Access
-from api.http.deps import AppState
-from api.http.routes import agent, cameras, devices, events, health, push, relay_hooks, video
+from api.http.deps import AppState, get_principal
+from api.http.routes import (
+    agent,
+    cameras,
+    devices,
+    events,
+    health,
+    push,
+    relay_hooks,
+    session,
+    tokens,
+    video,
+)
 from api.http.signing import UrlSigner
 from api.metrics import Metrics, Sample, SeriesKind
 from api.push.dispatcher import PushDispatcher
@@ -41,6 +57,7 @@ from api.store import Database, StoreError
 from api.supervisor import FatalHandler, Supervisor
 from api.video.clips import ClipService
 from api.video.ports import BufferStats, SupervisedBuffer
+from common.clock import Clock, wall_ms
 from segmenter import CameraSegmenter, SegmenterConfig
 from segmenter.errors import ClipError
 
@@ -55,16 +72,20 @@ def create_app(
     on_fatal: FatalHandler | None = None,
     buffers: Buffers | None = None,
     notifier: Notifier | None = None,
+    accounts: AccountOptions | None = None,
 ) -> FastAPI:
     """The server. `on_fatal` is called when a supervised loop dies (the CLI then exits).
     `buffers` (one per configured camera) and `notifier` replace the segmenters and the
     push channels (FCM and Web Push, routed by device) built from the settings: tests hand in
-    fakes held to the same protocols."""
+    fakes held to the same protocols. `accounts`: the clock and password hashing of sign-ins
+    (tests: a fake clock, cheap argon2 parameters)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[AppState]:
         async with contextlib.AsyncExitStack() as stack:
-            yield await _start(settings, stack, on_fatal, buffers, notifier)
+            yield await _start(
+                settings, stack, on_fatal, buffers, notifier, accounts or AccountOptions()
+            )
 
     app = FastAPI(
         title="Doorbell",
@@ -76,14 +97,19 @@ def create_app(
     )
     v1 = APIRouter(
         prefix="/api/v1",
-        dependencies=[Depends(Access())],
+        dependencies=[Depends(get_principal)],
         responses=handlers.error_responses(
-            401, 403, _403="a signed URL that is expired or not valid for this path"
+            401,
+            403,
+            _403="a signed URL that is expired or not valid for this path, a missing or "
+            "wrong X-CSRF-Token with the session cookie, or no user where one is needed",
         ),
     )
-    for module in (cameras, video, events, devices, push):
+    for module in (cameras, video, events, devices, push, session, tokens):
         v1.include_router(module.router)
     app.include_router(v1)
+    # Signing in needs no credentials.
+    app.include_router(session.public, prefix="/api/v1")
     # Doorbells authenticate with their camera's device token, not with the app tokens.
     app.include_router(agent.router, prefix="/api/v1")
     app.include_router(health.router)
@@ -106,6 +132,21 @@ def segmenter_config(settings: Settings, camera_id: str) -> SegmenterConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountOptions:
+    """What tests replace in the accounts: the clock (sessions, tokens, the sign-in
+    slow-down) and the argon2 parameters (None: argon2-cffi's defaults)."""
+
+    clock: Clock = wall_ms
+    hasher: PasswordHasher | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountParts:
+    sessions: Sessions
+    tokens: ApiTokens
+
+
+@dataclass(frozen=True, slots=True)
 class EventParts:
     """The event domain as built by `_build_events`."""
 
@@ -124,6 +165,7 @@ async def _start(
     on_fatal: FatalHandler | None,
     buffers: Buffers | None,
     notifier: Notifier | None,
+    accounts: AccountOptions,
 ) -> AppState:
     """Build and start everything; `stack` undoes it in reverse order at shutdown."""
     supervisor = Supervisor(on_fatal if settings.exit_on_fatal else None)
@@ -146,6 +188,7 @@ async def _start(
     signer = UrlSigner(settings.signing_key, settings.signed_url_seconds)
     db = await _open_store(settings, stack)
     vapid = await _vapid(settings)
+    people = _build_accounts(settings, db, accounts)
     if notifier is None:
         notifier = _notifier(settings, vapid)
     stack.push_async_callback(notifier.aclose)
@@ -168,6 +211,8 @@ async def _start(
         history=parts.history,
         devices=parts.devices,
         web_push_key=None if vapid is None else vapid.public_key,
+        sessions=people.sessions,
+        tokens=people.tokens,
     )
 
 
@@ -178,6 +223,19 @@ async def _open_store(settings: Settings, stack: contextlib.AsyncExitStack) -> D
         raise ConfigError(f"database_url: {exc}") from exc
     stack.push_async_callback(db.aclose)
     return db
+
+
+def _build_accounts(settings: Settings, db: Database, options: AccountOptions) -> AccountParts:
+    users = Users(db.users, db.sessions, Passwords(options.hasher), options.clock)
+    sessions = Sessions(
+        users,
+        db.sessions,
+        SignInLimiter(clock=options.clock),
+        idle_days=settings.accounts.session_idle_days,
+        max_days=settings.accounts.session_max_days,
+        clock=options.clock,
+    )
+    return AccountParts(sessions, ApiTokens(db.tokens, options.clock))
 
 
 async def _vapid(settings: Settings) -> VapidSigner | None:

@@ -1,21 +1,28 @@
-"""`doorbell`: the server's command line (serve, init-config, relay, demo)."""
+"""`doorbell`: the server's command line (serve, init-config, relay, migrate, user, demo)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from api.config import Settings, generate_config
 from api.errors import ConfigError
 from common.settings import EXIT_CONFIG, settings_or_exit
 
+if TYPE_CHECKING:
+    from api.accounts.users import Users
+
 logger = logging.getLogger(__name__)
 
 EXIT_FATAL = 1
+T = TypeVar("T")
 
 
 def _settings_or_exit(config: Path | None, **overrides: object) -> Settings:
@@ -114,6 +121,143 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Refused(Exception):
+    """A user command cannot go on: the message, and the exit status (2: bad input)."""
+
+    def __init__(self, message: str, code: int = EXIT_CONFIG) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    """The new password: one line of stdin with --password-stdin, else asked for twice."""
+    if args.password_stdin:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+        if not password:
+            raise _Refused("no password on stdin (one line expected)")
+        return password
+    try:
+        first = getpass.getpass(f"New password for {args.name}: ")
+        second = getpass.getpass("The same password again: ")
+    except EOFError:
+        raise _Refused("no password given") from None
+    if first != second:
+        raise _Refused("the two passwords differ; nothing changed")
+    return first
+
+
+def _with_users(args: argparse.Namespace, work: Callable[[Users], Awaitable[T]]) -> T:
+    """Run `work` on the users of the configured database; domain refusals and store
+    failures become `_Refused` (2: a name or password outside the rules; 1: the rest)."""
+    from api.accounts.passwords import Passwords
+    from api.accounts.users import Users
+    from api.errors import BadRequest, Conflict, NotFound
+    from api.store import Database, StoreError
+
+    settings = _settings_or_exit(args.config)
+
+    async def run() -> T:
+        db = await Database.open(settings.database)
+        try:
+            return await work(Users(db.users, db.sessions, Passwords()))
+        finally:
+            await db.aclose()
+
+    try:
+        return asyncio.run(run())
+    except BadRequest as exc:
+        raise _Refused(str(exc)) from exc
+    except (Conflict, NotFound, StoreError) as exc:
+        raise _Refused(str(exc), EXIT_FATAL) from exc
+
+
+def _user_add(args: argparse.Namespace) -> str:
+    from api.accounts.passwords import check_name
+
+    name = check_name(args.name)  # before asking for a password
+    password = _read_password(args)
+    user = _with_users(args, lambda users: users.add(name, password))
+    return f"added user {user.name!r}; they can sign in now"
+
+
+def _user_list(args: argparse.Namespace) -> str:
+    found = _with_users(args, lambda users: users.all())
+    if not found:
+        return "no users yet: add one with `doorbell user add NAME --config FILE`"
+
+    def day(ms: int) -> str:
+        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    return "\n".join(
+        f"{u.name}\tadded {day(u.created_ms)}\tpassword set {day(u.password_changed_ms)}"
+        for u in found
+    )
+
+
+def _user_remove(args: argparse.Namespace) -> str:
+    from api.accounts.passwords import normalize_name
+
+    name = normalize_name(args.name)
+    if not _with_users(args, lambda users: users.remove(name)):
+        raise _Refused(f"no user {name!r}", EXIT_FATAL)
+    return f"removed user {name!r} with their sessions and API tokens"
+
+
+def _user_passwd(args: argparse.Namespace) -> str:
+    from api.accounts.passwords import check_name
+
+    name = check_name(args.name)
+    password = _read_password(args)
+    ended = _with_users(args, lambda users: users.set_password(name, password))
+    return f"changed the password of {name!r}; {ended} session(s) ended"
+
+
+def _user(args: argparse.Namespace) -> int:
+    from api.errors import BadRequest
+
+    prog = f"doorbell user {args.action}"
+    # Opening the database runs the migrations; their routine INFO lines are noise here.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        print(f"{prog}: {args.run(args)}" if args.action != "list" else args.run(args))
+    except BadRequest as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except _Refused as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return exc.code
+    return 0
+
+
+def _user_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    user = sub.add_parser(
+        "user",
+        help="people who sign in to the app: add, list, remove, passwd",
+        description="Exit status: 0 done, 2 bad input or config (a name or password outside "
+        "the rules, passwords that differ), 1 failed (the name is taken or unknown, the "
+        "database failed).",
+    )
+    actions = user.add_subparsers(dest="action", required=True)
+    commands = (
+        ("add", _user_add, "add a user (asks for the password twice)"),
+        ("list", _user_list, "list the users"),
+        ("remove", _user_remove, "remove a user, their sessions and API tokens"),
+        ("passwd", _user_passwd, "set a user's password; ends all their sessions"),
+    )
+    for action, run, text in commands:
+        command = actions.add_parser(action, help=text)
+        if action != "list":
+            command.add_argument("name", help="the user name (case is ignored)")
+        if action in {"add", "passwd"}:
+            command.add_argument(
+                "--password-stdin",
+                action="store_true",
+                help="read the password from one line of standard input",
+            )
+        command.add_argument("--config", type=Path, help="TOML settings file")
+        command.set_defaults(func=_user, run=run)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from api.tools.demo import run_demo
 
@@ -150,6 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     migrate.add_argument("--config", type=Path)
     migrate.set_defaults(func=_migrate)
+
+    _user_parser(sub)
 
     demo = sub.add_parser("demo", help="server + relay + a simulated doorbell, on this machine")
     demo.add_argument("--config", type=Path, default=Path("var/demo.toml"))

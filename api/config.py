@@ -190,6 +190,28 @@ class PushSettings(BaseModel):
         return value
 
 
+class AccountsSettings(BaseModel):
+    """People who sign in to the web app: how long a sign-in lasts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    session_idle_days: int = Field(
+        default=14, ge=1, le=365, description="a session unused this long ends"
+    )
+    session_max_days: int = Field(
+        default=90, ge=1, le=3650, description="a session ends this long after sign-in, used or not"
+    )
+
+    @model_validator(mode="after")
+    def _idle_within_max(self) -> AccountsSettings:
+        if self.session_idle_days > self.session_max_days:
+            raise ValueError(
+                f"session_idle_days ({self.session_idle_days}) must not exceed "
+                f"session_max_days ({self.session_max_days})"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     """Everything the server reads at start. Built once in the CLI and passed down."""
 
@@ -246,7 +268,8 @@ class Settings(BaseSettings):
         default=True, description="end the process when a supervised loop dies of a fatal error"
     )
     api_tokens: list[SecretStr] = Field(
-        default_factory=list, description="bearer tokens accepted on /api/v1"
+        default_factory=list,
+        description="service tokens: bearer tokens accepted on /api/v1 for no user in particular",
     )
     relay_secret: SecretStr = Field(
         default=SecretStr(""), description="shared secret on the relay's callback URLs"
@@ -268,6 +291,7 @@ class Settings(BaseSettings):
     relay: RelaySettings = Field(default_factory=RelaySettings)
     events: EventSettings = Field(default_factory=EventSettings)
     push: PushSettings = Field(default_factory=PushSettings)
+    accounts: AccountsSettings = Field(default_factory=AccountsSettings)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

@@ -16,6 +16,7 @@ DoorbellError
 ├── RangeNotSatisfiable    a byte range beyond the file -> 416 with its size
 ├── BadRequest             a parameter or the body is invalid -> 422 naming it
 ├── ClockOffsetNeeded      an agent time far from now, without an offset -> 425
+├── TooManyAttempts        sign-ins failed too often; wait -> 429 with Retry-After
 ├── MediaPending           a snapshot still being made -> 503 with Retry-After
 └── Busy                   no capacity left now -> 503 with Retry-After
     ├── ClipsBusy          no assembly slot and no queue place
@@ -139,6 +140,15 @@ class BadRequest(DoorbellError):
 class ClockOffsetNeeded(DoorbellError):
     """An agent event's time is far from now and it sent no clock offset: it should measure
     the offset from this answer and send again."""
+
+
+class TooManyAttempts(DoorbellError):
+    """Sign-ins from this address or for this username failed too often: the next attempt
+    is not even checked before `retry_after_s`."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(f"too many failed sign-ins; try again in {retry_after_s} s")
 
 
 class MediaPending(DoorbellError):

@@ -3,6 +3,10 @@
 The lifespan (`api.app`) yields an `AppState`; Starlette copies it into each request's
 `request.state`, from which these read one field each. `BufferDep` also resolves the
 `{camera_id}` path parameter, with the 404 (naming the cameras there are) built in.
+
+`get_principal` authenticates (`api.http.auth`); /api/v1's router depends on it, and FastAPI
+runs it once per request, so `PrincipalDep` and `UserDep` (the signed-in user, 403 for a
+service token or a signed URL) hand routes the same answer.
 """
 
 from __future__ import annotations
@@ -11,13 +15,18 @@ from collections.abc import Mapping
 from typing import Annotated, Any, TypedDict
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials
 
+from api.accounts.model import SignedIn
+from api.accounts.sessions import Sessions
+from api.accounts.tokens import ApiTokens
 from api.config import Settings
 from api.errors import NotFound
 from api.events.devices import Devices
 from api.events.history import EventHistory
 from api.events.hub import Hub
 from api.events.ingest import EventIngest
+from api.http.auth import Principal, authenticate, bearer_scheme, cookie_scheme, require_user
 from api.http.signing import UrlSigner
 from api.metrics import Metrics
 from api.relay.presence import Presence
@@ -41,6 +50,8 @@ class AppState(TypedDict):
     history: EventHistory
     devices: Devices
     web_push_key: str | None  # the VAPID public key (base64url); None: Web Push is off
+    sessions: Sessions
+    tokens: ApiTokens
 
 
 def get_settings(request: Request) -> Settings:
@@ -117,6 +128,38 @@ def get_web_push_key(request: Request) -> str:
     return key
 
 
+def get_sessions(request: Request) -> Sessions:
+    sessions: Sessions = request.state.sessions
+    return sessions
+
+
+def get_tokens(request: Request) -> ApiTokens:
+    tokens: ApiTokens = request.state.tokens
+    return tokens
+
+
+async def get_principal(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    cookie: Annotated[str | None, Depends(cookie_scheme)],
+) -> Principal:
+    """Who the request acts for (`api.http.auth.authenticate`); 401/403 otherwise."""
+    return await authenticate(
+        request,
+        bearer,
+        cookie,
+        settings=get_settings(request),
+        signer=get_signer(request),
+        sessions=get_sessions(request),
+        tokens=get_tokens(request),
+    )
+
+
+def get_user(principal: Annotated[Principal, Depends(get_principal)]) -> SignedIn:
+    """The signed-in user; 403 for a service token or a signed URL."""
+    return require_user(principal)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 BuffersDep = Annotated[Mapping[str, CameraBuffer[Any]], Depends(get_buffers)]
 BufferDep = Annotated[CameraBuffer[Any], Depends(get_buffer)]
@@ -130,3 +173,7 @@ IngestDep = Annotated[EventIngest, Depends(get_ingest)]
 HistoryDep = Annotated[EventHistory, Depends(get_history)]
 DevicesDep = Annotated[Devices, Depends(get_devices)]
 WebPushKeyDep = Annotated[str, Depends(get_web_push_key)]
+SessionsDep = Annotated[Sessions, Depends(get_sessions)]
+TokensDep = Annotated[ApiTokens, Depends(get_tokens)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+UserDep = Annotated[SignedIn, Depends(get_user)]

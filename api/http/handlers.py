@@ -30,6 +30,7 @@ from api.errors import (
     NotInstalled,
     OutsideBuffer,
     RangeNotSatisfiable,
+    TooManyAttempts,
     Unauthorized,
 )
 from api.store.errors import StoreError
@@ -78,6 +79,7 @@ DESCRIPTIONS = {
     416: "no video there, or a byte range beyond the file",
     422: "a parameter or the body is invalid: `parameter` and `errors` say which",
     425: "a time far from now without clock_offset_ms: retry with it",
+    429: "too many failed sign-ins: retry after Retry-After",
     503: "busy or unavailable now: retry after Retry-After",
 }
 
@@ -143,6 +145,7 @@ _RULES: tuple[tuple[type[DoorbellError], Callable[[Any], Answer]], ...] = (
     (RangeNotSatisfiable, lambda e: Answer(416, headers={"Content-Range": f"bytes */{e.size}"})),
     (BadRequest, _bad_request),
     (ClockOffsetNeeded, lambda e: Answer(425)),
+    (TooManyAttempts, lambda e: Answer(429, headers=_retry(e.retry_after_s))),
     (MediaPending, lambda e: Answer(503, {"state": "pending"}, _retry(e.retry_after_s))),
     (Busy, lambda e: Answer(503, headers=_retry(e.retry_after_s))),
     # The database is busy, full or gone: nothing was lost (the doorbell keeps the event in

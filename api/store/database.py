@@ -19,6 +19,9 @@ from api.store.deliveries import DeliveryStore
 from api.store.devices import DeviceStore
 from api.store.errors import StoreError, describe, translated
 from api.store.events import EventStore
+from api.store.sessions import SessionStore
+from api.store.tokens import TokenStore
+from api.store.users import UserStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # A plain backend name gets the async driver this package ships with.
@@ -48,6 +51,9 @@ class Database:
         self.events = EventStore(sessions)
         self.devices = DeviceStore(sessions)
         self.deliveries = DeliveryStore(sessions)
+        self.users = UserStore(sessions)
+        self.sessions = SessionStore(sessions)
+        self.tokens = TokenStore(sessions)
 
     @classmethod
     async def open(cls, url: str) -> Database:

@@ -124,3 +124,51 @@ class DeliveryRow(Base):
     outcome: Mapped[str] = mapped_column(String)
     message_id: Mapped[str | None] = mapped_column(String)
     error: Mapped[str | None] = mapped_column(String)
+
+
+class UserRow(Base):
+    """A person who may sign in (api.accounts.model.UserRecord); the name is unique."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    name: Mapped[str] = mapped_column(String, unique=True)
+    password_hash: Mapped[str] = mapped_column(String)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    password_changed_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class SessionRow(Base):
+    """A signed-in browser (api.accounts.model.SessionRecord): the id is the SHA-256 of the
+    cookie, never the cookie. Goes with its user."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        Index(None, "user_id"),
+        # Expired sessions are purged by this index.
+        Index(None, "expires_ms"),
+    )
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    last_seen_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)
+    user_agent: Mapped[str | None] = mapped_column(String)
+    address: Mapped[str | None] = mapped_column(String)
+
+
+class ApiTokenRow(Base):
+    """A user's API token (api.accounts.model.TokenRecord), found by the SHA-256 of the token.
+    Goes with its user."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index(None, "user_id"),)
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String)
+    token_hash: Mapped[str] = mapped_column(String, unique=True)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    last_used_ms: Mapped[int | None] = mapped_column(BigInteger)

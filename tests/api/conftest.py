@@ -2,7 +2,8 @@
 push service, driven through httpx's ASGI transport (no sockets, no child processes).
 
 Each test gets its own app and database; the database is copied from one migrated once per
-session, so an app starts in milliseconds.
+session (with two users, `USER` and `OTHER_USER`), so an app starts in milliseconds. The
+accounts run on a fake clock (`InProcess.clock`) with cheap argon2 parameters.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,17 +21,23 @@ import pytest
 from asgi_lifespan import LifespanManager
 from starlette.types import ASGIApp
 
-from api.app import create_app
+from api.accounts.passwords import Passwords
+from api.accounts.users import Users
+from api.app import AccountOptions, create_app
 from api.config import Settings
-from api.store import sqlite_url, upgrade
+from api.store import Database, sqlite_url
 from common.clock import wall_ms
-from tests.api.fakes import FakeBuffer, RecordingNotifier
+from tests.api.fakes import CHEAP_HASHER, FakeBuffer, FakeClock, RecordingNotifier
+from tests.pg import PostgresCluster, throwaway_postgres
 
 TOKEN = "in-process-api-token-0123456789"
 DEVICE_TOKEN = "front-device-token-0123456789"
 RELAY_SECRET = "in-process-relay-secret-0123456789"
 STREAM_KEY = "front-stream-key-0123456789"
 BUFFER_S = 60
+BASE_URL = "http://doorbell.test"
+USER, PASSWORD = "ana", "correct horse battery"
+OTHER_USER, OTHER_PASSWORD = "bo", "staple battery horse"
 
 
 @dataclass
@@ -43,11 +50,35 @@ class InProcess:
     settings: Settings
     buffer: FakeBuffer
     notifier: RecordingNotifier
+    clock: FakeClock  # the accounts' clock
+
+    def browser(
+        self, base_url: str = BASE_URL, address: str = "127.0.0.1", user_agent: str = "Firefox"
+    ) -> httpx.AsyncClient:
+        """A client that sends no token and keeps cookies, as a browser does, from
+        `address`."""
+        transport = httpx.ASGITransport(app=self.app, client=(address, 50_000))
+        headers = {"User-Agent": user_agent}
+        return httpx.AsyncClient(transport=transport, base_url=base_url, headers=headers)
+
+    async def sign_in(
+        self, browser: httpx.AsyncClient, username: str = USER, password: str = PASSWORD
+    ) -> dict[str, Any]:
+        """Sign `browser` in; the session's body (with its csrf_token)."""
+        response = await browser.post(
+            "/api/v1/session", json={"username": username, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
 
     @contextlib.asynccontextmanager
-    async def stream(self, path: str) -> AsyncIterator[AsyncIterator[str]]:
-        """GET `path` with the API token and read the body line by line as it is sent
-        (httpx's ASGI transport returns a response only once the app has finished)."""
+    async def stream(
+        self, path: str, headers: dict[str, str] | None = None
+    ) -> AsyncIterator[AsyncIterator[str]]:
+        """GET `path` with the API token (or `headers`) and read the body line by line as it
+        is sent (httpx's ASGI transport returns a response only once the app has finished)."""
+        sent = headers if headers is not None else {"Authorization": f"Bearer {TOKEN}"}
         chunks: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         disconnected = asyncio.Event()
 
@@ -61,7 +92,7 @@ class InProcess:
         scope = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-            "root_path": "", "headers": [(b"authorization", f"Bearer {TOKEN}".encode())],
+            "root_path": "", "headers": [(k.lower().encode(), v.encode()) for k, v in sent.items()],
             "client": ("127.0.0.1", 1), "server": ("doorbell.test", 80),
         }  # fmt: skip
 
@@ -94,11 +125,37 @@ class InProcess:
 
 
 @pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A throwaway PostgreSQL cluster, started once, if a test asks for it."""
+    with throwaway_postgres() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: a SQLite file, then a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "var" / "doorbell.db")  # "var" does not exist yet
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return cluster.create_database()
+
+
+@pytest.fixture(scope="session")
 def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database at the newest schema, made once (in a loop of its own) and copied for each
     test."""
     path = tmp_path_factory.mktemp("migrated") / "doorbell.db"
-    asyncio.run(upgrade(sqlite_url(path)))
+
+    async def make() -> None:
+        db = await Database.open(sqlite_url(path))
+        try:
+            users = Users(db.users, db.sessions, Passwords(CHEAP_HASHER))
+            await users.add(USER, PASSWORD)
+            await users.add(OTHER_USER, OTHER_PASSWORD)
+        finally:
+            await db.aclose()
+
+    asyncio.run(make())
     return path
 
 
@@ -159,16 +216,21 @@ async def serve(settings: Settings) -> AsyncIterator[InProcess]:
     now = wall_ms()
     buffer = FakeBuffer(first_ms=now - BUFFER_S * 1000, newest_ms=now)
     notifier = RecordingNotifier()
-    app = create_app(settings, buffers={"front": buffer}, notifier=notifier)
+    clock = FakeClock(now)
+    app = create_app(
+        settings,
+        buffers={"front": buffer},
+        notifier=notifier,
+        accounts=AccountOptions(clock=clock, hasher=CHEAP_HASHER),
+    )
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
-        base = "http://doorbell.test"
         auth = {"Authorization": f"Bearer {TOKEN}"}
         async with (
-            httpx.AsyncClient(transport=transport, base_url=base, headers=auth) as client,
-            httpx.AsyncClient(transport=transport, base_url=base) as anonymous,
+            httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=auth) as client,
+            httpx.AsyncClient(transport=transport, base_url=BASE_URL) as anonymous,
         ):
-            yield InProcess(manager.app, client, anonymous, settings, buffer, notifier)
+            yield InProcess(manager.app, client, anonymous, settings, buffer, notifier, clock)
 
 
 @pytest.fixture

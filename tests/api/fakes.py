@@ -1,5 +1,6 @@
 """Fakes of what the API takes from outside, held to the real protocols by mypy: a camera
-buffer (`api.video.ports.SupervisedBuffer`) and a push notifier (`api.push.notifier.Notifier`).
+buffer (`api.video.ports.SupervisedBuffer`), a push notifier (`api.push.notifier.Notifier`),
+a clock (`common.clock.Clock`) and cheap argon2 parameters.
 
 `FakeBuffer` holds 1-s segments of made-up bytes from `first_ms` up to `newest_ms`, which a
 test moves with `grow_to`; it is what the in-process app tier serves video from.
@@ -13,15 +14,33 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from argon2 import PasswordHasher
+
 from api.events.model import DeviceRecord, PushOutcome
 from api.http.ranges import WholeFile
 from api.push.messages import PushMessage
 from api.push.notifier import SendResult
 from api.video.ports import SupervisedBuffer
+from common.clock import Clock
 from common.media import ClipFormat
 
 JPEG = b"\xff\xd8\xff\xe0fake-jpeg\xff\xd9"
 SEGMENT_MS = 1000
+# argon2id at its smallest: a test signs in in microseconds, not a fifth of a second.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+class FakeClock:
+    """Epoch ms that move only when a test says so."""
+
+    def __init__(self, now_ms: int = 1_700_000_000_000) -> None:
+        self.now_ms = now_ms
+
+    def __call__(self) -> int:
+        return self.now_ms
+
+    def advance(self, *, ms: int = 0, s: float = 0, days: float = 0) -> None:
+        self.now_ms += ms + round(s * 1000) + round(days * 86_400_000)
 
 
 @dataclass(frozen=True)
@@ -188,4 +207,5 @@ def _typed() -> None:
 
     buffer: SupervisedBuffer[FakePlan] = FakeBuffer(first_ms=0, newest_ms=0)
     notifier: Notifier = RecordingNotifier()
-    del buffer, notifier
+    clock: Clock = FakeClock()
+    del buffer, notifier, clock

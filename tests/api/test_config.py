@@ -54,6 +54,16 @@ def test_loads_toml_and_env_overrides(tmp_path: Path, monkeypatch: pytest.Monkey
         (('id = "front"', 'id = "Front Door"'), "cameras.0.id", "not allowed"),
         (("buffer_seconds = 60", "buffer_seconds = 0"), "buffer_seconds", "greater than"),
         (("buffer_seconds = 60", "bufer_seconds = 60"), "bufer_seconds", "Extra inputs"),
+        (
+            ("buffer_seconds = 60", "[accounts]\nsession_idle_days = 0"),
+            "accounts.session_idle_days",
+            "greater than or equal to 1",
+        ),
+        (
+            ("buffer_seconds = 60", "[accounts]\nsession_idle_days = 30\nsession_max_days = 7"),
+            "accounts",
+            "session_idle_days (30) must not exceed session_max_days (7)",
+        ),
         (('"a-long-random-token-0123456789"', '"dev-token"'), "", "api_tokens[0]"),
         (('"a-long-stream-key-0123456789"', '"short"'), "", "cameras[front].stream_key"),
     ],

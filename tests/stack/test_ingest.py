@@ -6,6 +6,7 @@ what state it needs and waits for it with a deadline.
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import signal
@@ -188,9 +189,53 @@ def test_stopping_the_publisher_records_a_gap_and_republishing_resumes(
         stop(again)
 
 
-def test_every_v1_route_refuses_missing_or_wrong_token(server: Server) -> None:
+USER, PASSWORD = "stack-user", "stack user password"
+# The routes about a person: a service token gets 403 there, a user's credentials are needed.
+USER_ROUTES = ("/api/v1/session", "/api/v1/account/", "/api/v1/tokens")
+
+
+def add_user(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`doorbell user add` on the running server's database, as its operator would."""
+    from api.cli import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    argv = ["user", "add", USER, "--config", str(server.config), "--password-stdin"]
+    assert main(["--log-level", "WARNING", *argv]) == 0
+
+
+def credentials(server: Server, method: str, path: str) -> dict[str, str]:
+    """Headers that let `method path` through: the camera's device token for the doorbells'
+    route, a fresh session (cookie and CSRF token) for the session itself, the user's API
+    token for the other routes about the user, the service token elsewhere."""
     import httpx
 
+    if path == "/api/v1/agent/events":
+        return {"Authorization": f"Bearer {device_token('front')}"}
+    if not path.startswith(USER_ROUTES):
+        return {"Authorization": f"Bearer {TOKEN}"}
+    signed_in = httpx.post(
+        f"{server.base}/api/v1/session", json={"username": USER, "password": PASSWORD}, timeout=5
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    session = {
+        "Cookie": f"doorbell_session={signed_in.cookies['doorbell_session']}",
+        "X-CSRF-Token": signed_in.json()["csrf_token"],
+    }
+    if path.startswith("/api/v1/session") and not path.startswith("/api/v1/sessions"):
+        return session
+    made = httpx.post(
+        f"{server.base}/api/v1/tokens", json={"name": "stack"}, headers=session, timeout=5
+    )
+    assert made.status_code == 201, made.text
+    return {"Authorization": f"Bearer {made.json()['token']}"}
+
+
+def test_every_v1_route_refuses_missing_or_wrong_token(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx
+
+    add_user(server, monkeypatch)
     spec = httpx.get(f"{server.base}/openapi.json", timeout=5).json()
     unknown = "00000000-0000-4000-8000-000000000000"
     routes = [
@@ -208,18 +253,25 @@ def test_every_v1_route_refuses_missing_or_wrong_token(server: Server) -> None:
     assert len(routes) >= 16
     for method, path in routes:
         url = f"{server.base}{path}"
-        missing = httpx.request(method, url, timeout=5)
-        wrong = httpx.request(method, url, headers={"Authorization": "Bearer nope"}, timeout=5)
-        basic = httpx.request(method, url, headers={"Authorization": "Basic eDp5"}, timeout=5)
-        for response in (missing, wrong, basic):
-            assert response.status_code == 401, (method, path, response.text)
-            assert response.headers["www-authenticate"].startswith("Bearer")
-            assert "token" in response.json()["detail"]
-        # With the token the route answers (some need a body, parameters or video: 4xx, never
-        # 401). The doorbells' route takes the camera's device token, not an app token.
-        token = device_token("front") if path == "/api/v1/agent/events" else TOKEN
+        if (method, path) != ("post", "/api/v1/session"):  # signing in takes no credentials
+            missing = httpx.request(method, url, timeout=5)
+            wrong = httpx.request(method, url, headers={"Authorization": "Bearer nope"}, timeout=5)
+            basic = httpx.request(method, url, headers={"Authorization": "Basic eDp5"}, timeout=5)
+            for response in (missing, wrong, basic):
+                assert response.status_code == 401, (method, path, response.text)
+                assert response.headers["www-authenticate"].startswith("Bearer")
+                assert "token" in response.json()["detail"]
+        if path.startswith(USER_ROUTES) and (method, path) != ("post", "/api/v1/session"):
+            service = httpx.request(
+                method, url, headers={"Authorization": f"Bearer {TOKEN}"}, json={}, timeout=5
+            )
+            assert service.status_code == 403, (method, path, service.text)
+            assert "not a service token" in service.json()["detail"]
+        # With credentials the route answers (some need a body, parameters or video: 4xx,
+        # never 401 or 403).
+        headers = credentials(server, method, path)
         with httpx.stream(
-            method, url, headers={"Authorization": f"Bearer {token}"}, json={}, timeout=5
+            method, url, headers=headers, json={}, timeout=5
         ) as ok:  # a stream: the event stream's body never ends
             status = ok.status_code
             text = "" if path.endswith("/stream") else ok.read().decode(errors="replace")

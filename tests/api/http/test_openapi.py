@@ -58,4 +58,14 @@ async def test_api_routes_declare_401_and_403(server: InProcess) -> None:
     for path, item in schema["paths"].items():
         if path.startswith("/api/v1/") and not path.startswith("/api/v1/agent/"):
             for method, operation in item.items():
+                if (method, path) == ("post", "/api/v1/session"):
+                    continue  # signing in takes no credentials: below
                 assert {"401", "403"} <= set(operation["responses"]), (method, path)
+
+
+async def test_sign_in_declares_its_refusals_and_no_403(server: InProcess) -> None:
+    schema = await openapi(server)
+    operation = schema["paths"]["/api/v1/session"]["post"]
+    assert set(operation["responses"]) == {"200", "401", "422", "429", "503"}
+    assert operation.get("security") is None
+    assert schema["paths"]["/api/v1/session"]["get"]["security"]

@@ -6,7 +6,7 @@ import asyncio
 import base64
 import logging
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+from api.accounts.model import SessionRecord, TokenRecord, UserRecord
 from api.errors import BadRequest
 from api.events.model import DeviceRecord, EventRecord, QuietHours, WebPushKeys
 from api.store import Database, DeviceStore, StoreError, sqlite_url, upgrade
@@ -26,27 +27,13 @@ from api.store.events import decode_cursor, encode_cursor
 from api.store.schema import Base
 from common.events import EventKind
 from tests import pg
-from tests.pg import PostgresCluster, throwaway_postgres
+from tests.pg import PostgresCluster
 
 pytestmark = pytest.mark.anyio
 
 CAMERAS = ("front", "back")
 HEAD = "0003_web_push"  # the newest migration
-STEPS = 2  # migrations from an empty database to HEAD
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresCluster]:
-    with throwaway_postgres() as cluster:
-        yield cluster
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path / "var" / "doorbell.db")  # "var" does not exist yet
-    cluster: PostgresCluster = request.getfixturevalue("postgres")
-    return cluster.create_database()
+STEPS = 3  # migrations from an empty database to HEAD
 
 
 @pytest.fixture
@@ -492,6 +479,118 @@ async def test_a_delivery_for_a_deleted_event_is_dropped(
     assert any(event.id in r.getMessage() for r in caplog.records)
 
 
+# Accounts: users, sessions, API tokens
+
+
+async def make_user(db: Database, name: str = "ana") -> UserRecord:
+    user = await db.users.add(name, f"$argon2id$hash-of-{name}", 1000)
+    assert user is not None
+    return user
+
+
+def make_session(user: UserRecord, n: int, last_seen_ms: int = 2000) -> SessionRecord:
+    return SessionRecord(
+        id=f"{n:064x}",
+        user_id=user.id,
+        csrf_token=f"csrf-{n}",
+        created_ms=1000,
+        last_seen_ms=last_seen_ms,
+        expires_ms=last_seen_ms + 10_000,
+        user_agent=None if n % 2 else "Firefox",
+        address="192.0.2.7",
+    )
+
+
+def make_token(user: UserRecord, n: int) -> TokenRecord:
+    return TokenRecord(f"token-{n}", user.id, f"script {n}", 1000 + n, None)
+
+
+async def test_users_are_unique_by_name_and_listed_by_name(db: Database) -> None:
+    bo = await make_user(db, "bo")
+    ana = await make_user(db, "ana")
+    assert (ana.name, ana.password_hash, ana.created_ms, ana.password_changed_ms) == (
+        "ana", "$argon2id$hash-of-ana", 1000, 1000,
+    )  # fmt: skip
+    assert await db.users.add("ana", "other", 2000) is None
+    assert await db.users.list() == [ana, bo]
+    assert await db.users.by_name("ana") == ana
+    assert await db.users.by_name("zed") is None
+
+
+async def test_concurrent_adds_of_one_name_make_one_user(db: Database) -> None:
+    added = await asyncio.gather(*(db.users.add("ana", f"h{n}", n) for n in range(6)))
+    assert len([u for u in added if u is not None]) == 1
+    assert len(await db.users.list()) == 1
+
+
+async def test_a_new_hash_keeps_or_sets_the_change_time(db: Database) -> None:
+    ana = await make_user(db)
+    assert await db.users.set_password_hash(ana.id, "rehashed", None)
+    assert await db.users.by_name("ana") == replace(ana, password_hash="rehashed")
+    assert await db.users.set_password_hash(ana.id, "new", 5000)
+    changed = await db.users.by_name("ana")
+    assert changed == replace(ana, password_hash="new", password_changed_ms=5000)
+    assert not await db.users.set_password_hash("no-such-id", "x", 1)
+
+
+async def test_sessions_are_found_with_their_user_and_listed_per_user(db: Database) -> None:
+    ana, bo = await make_user(db, "ana"), await make_user(db, "bo")
+    sessions = [make_session(ana, 1, 2000), make_session(ana, 2, 3000), make_session(bo, 3)]
+    for session in sessions:
+        await db.sessions.add(session)
+    assert await db.sessions.with_user(sessions[0].id) == (sessions[0], ana)
+    assert await db.sessions.with_user(f"{9:064x}") is None
+    assert await db.sessions.of_user(ana.id) == [sessions[1], sessions[0]]  # last seen first
+    await db.sessions.touch(sessions[0].id, 4000, 14_000)
+    touched = replace(sessions[0], last_seen_ms=4000, expires_ms=14_000)
+    assert await db.sessions.of_user(ana.id) == [touched, sessions[1]]
+
+
+async def test_sessions_end_one_by_user_all_but_one_and_when_expired(db: Database) -> None:
+    ana, bo = await make_user(db, "ana"), await make_user(db, "bo")
+    a1, a2, a3 = (make_session(ana, n, 1000 * n) for n in (1, 2, 3))
+    b4 = make_session(bo, 4, 1000)
+    for session in (a1, a2, a3, b4):
+        await db.sessions.add(session)
+    assert not await db.sessions.delete(b4.id, user_id=ana.id)  # not ana's
+    assert await db.sessions.delete(a1.id, user_id=ana.id)
+    assert not await db.sessions.delete(a1.id)
+    assert await db.sessions.delete_of_user(ana.id, keep=a3.id) == 1
+    assert await db.sessions.of_user(ana.id) == [a3]
+    assert await db.sessions.delete_expired(11_000) == 1  # b4 expires at 11 000
+    assert await db.sessions.of_user(bo.id) == []
+    assert await db.sessions.delete_of_user(ana.id) == 1
+
+
+async def test_tokens_are_found_by_hash_with_their_user(db: Database) -> None:
+    ana, bo = await make_user(db, "ana"), await make_user(db, "bo")
+    t1, t2, t3 = make_token(ana, 1), make_token(ana, 2), make_token(bo, 3)
+    for token, digest in ((t2, "h2"), (t1, "h1"), (t3, "h3")):
+        await db.tokens.add(token, digest)
+    assert await db.tokens.with_user("h1") == (t1, ana)
+    assert await db.tokens.with_user("nope") is None
+    assert await db.tokens.of_user(ana.id) == [t1, t2]  # oldest first
+    await db.tokens.touch(t1.id, 7000)
+    assert await db.tokens.with_user("h1") == (replace(t1, last_used_ms=7000), ana)
+    assert not await db.tokens.delete(t3.id, ana.id)  # bo's
+    assert await db.tokens.delete(t1.id, ana.id)
+    assert await db.tokens.of_user(ana.id) == [t2]
+    with pytest.raises(StoreError, match="cannot store an API token"):
+        await db.tokens.add(make_token(bo, 4), "h3")  # the hash is unique
+
+
+async def test_removing_a_user_takes_their_sessions_and_tokens(db: Database, url: str) -> None:
+    ana, bo = await make_user(db, "ana"), await make_user(db, "bo")
+    await db.sessions.add(make_session(ana, 1))
+    await db.sessions.add(make_session(bo, 2))
+    await db.tokens.add(make_token(ana, 1), "h1")
+    await db.tokens.add(make_token(bo, 2), "h2")
+    assert await db.users.delete("ana")
+    assert not await db.users.delete("ana")
+    assert await query(url, "SELECT user_id FROM sessions") == [(bo.id,)]
+    assert await query(url, "SELECT user_id FROM api_tokens") == [(bo.id,)]
+
+
 # Migrations and the database
 
 
@@ -556,7 +655,7 @@ async def test_upgrades_from_concurrent_processes_take_turns(url: str) -> None:
                 await process.wait()
     assert [p.returncode for p in processes] == [0, 0, 0], results
     logs = "".join(stderr.decode() for _, stderr in results)
-    assert logs.count("Running upgrade") == STEPS, logs  # by one process
+    assert logs.count("Running upgrade") == STEPS, logs  # by one process only
     assert await query(url, "SELECT version_num FROM alembic_version") == [(HEAD,)]
 
 

@@ -16,9 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_web_push"
-# TODO(merge): re-parent onto "0002_accounts" when the accounts branch lands; until then this
-# branch's chain is 0001 -> 0003_web_push.
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_accounts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
