@@ -158,7 +158,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def glass_to_glass(page: Page, seconds: float) -> list[float]:
-    page.wait_for_function("window.__doorbell?.player()?.video?.currentTime > 2", timeout=30_000)
+    page.wait_for_function(
+        "() => window.__doorbell?.player()?.video?.currentTime > 2", timeout=30_000
+    )
     delays: list[float] = page.evaluate(GLASS_TO_GLASS_JS, seconds)
     if len(delays) < seconds * 10:
         raise SystemExit(f"bench: only {len(delays)} frames read in {seconds} s")
@@ -192,7 +194,7 @@ def rings_to_banner(server: Server, page: Page, rings: int) -> list[float]:
             headers={"Authorization": f"Bearer {device_token('front')}"},
         )  # fmt: skip
         stored_ms = answer.json()["server_time_ms"]
-        page.wait_for_function("window.__bannerAt !== null", timeout=10_000)
+        page.wait_for_function("() => window.__bannerAt !== null", timeout=10_000)
         delays.append(page.evaluate("window.__bannerAt") - stored_ms)
         page.get_by_role("button", name="Dismiss").click()
         time.sleep(1.0)  # rings a second apart, as a person presses a button

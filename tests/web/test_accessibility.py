@@ -57,7 +57,9 @@ def open_screen(page: Page, screen: str, event_id: str) -> None:
     page.goto(paths[screen])
     expect(page.locator("main")).to_be_visible()
     if screen in ("live", "rewind"):
-        page.wait_for_function("document.querySelector('video')?.currentTime > 0", timeout=20_000)
+        page.wait_for_function(
+            "() => document.querySelector('video')?.currentTime > 0", timeout=20_000
+        )
     if screen == "event":
         expect(page.get_by_role("region", name="Snapshot")).to_be_visible()
 
