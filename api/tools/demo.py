@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import signal
 import subprocess
 import sys
@@ -64,7 +65,11 @@ def agent_config(settings: Settings, state_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_demo(config: Path, seconds: float) -> int:
+DEMO_USER = "demo"
+
+
+def _prepare(config: Path) -> tuple[Settings, Path]:
+    """The demo's settings (made with fresh secrets the first time) and its agent's TOML."""
     if not config.exists():
         config.parent.mkdir(parents=True, exist_ok=True)
         config.touch(mode=0o600)
@@ -82,49 +87,77 @@ def run_demo(config: Path, seconds: float) -> int:
     agent_toml = config.parent / "agent.toml"
     agent_toml.touch(mode=0o600)
     agent_toml.write_text(agent_config(settings, config.parent / "agent"), encoding="utf-8")
+    return settings, agent_toml
+
+
+def demo_user(config: Path) -> tuple[str, str]:
+    """The demo's user for the app, made once with a random password kept beside the config
+    (mode 0600), so the demo prints how to sign in every time."""
+    kept = config.parent / "demo-user.txt"
+    if kept.exists():
+        name, _, password = kept.read_text(encoding="utf-8").strip().partition("\n")
+        return name, password
+    password = secrets.token_urlsafe(12)
+    for action in ("add", "passwd"):  # passwd: the user exists but its password was lost
+        made = subprocess.run(
+            [sys.executable, "-m", "api", "user", action, DEMO_USER, "--password-stdin",
+             "--config", str(config)],
+            input=password, capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        if made.returncode == 0:
+            kept.touch(mode=0o600)
+            kept.write_text(f"{DEMO_USER}\n{password}\n", encoding="utf-8")
+            return DEMO_USER, password
+    raise SystemExit(f"doorbell demo: could not make the demo user: {made.stderr.strip()}")
+
+
+def _banner(settings: Settings, config: Path, agent_toml: Path, user: tuple[str, str]) -> str:
     base = f"http://127.0.0.1:{settings.port}"
     token = settings.api_tokens[0].get_secret_value()
+    camera = settings.cameras[0]
     publish = (
         f"rtmp://127.0.0.1:{settings.relay.port}/live/{camera.id}"
         f"?key={camera.stream_key.get_secret_value()}"
     )
+    return "\n".join(
+        [
+            "",
+            "Doorbell is running (Ctrl-C stops it):",
+            f"  the app       {base}/   sign in as {user[0]} / {user[1]}",
+            f"  API docs      {base}/docs",
+            f"  health        {base}/healthz",
+            f"  API token     {token}",
+            f"  cameras       curl -H 'Authorization: Bearer {token}' {base}/api/v1/cameras",
+            f"  last 10 s     curl -OJ -H 'Authorization: Bearer {token}' "
+            f"'{base}/api/v1/cameras/{camera.id}/clip?seconds=10'",
+            f"  events        curl -H 'Authorization: Bearer {token}' {base}/api/v1/events",
+            f"  ring it       .venv/bin/doorbell-agent ring --config {agent_toml}",
+            f"  publish URL   {publish}   (the simulated doorbell: doorbell-agent, test profile)",
+            f"  settings      {config}",
+            "",
+        ]
+    )
+
+
+def run_demo(config: Path, seconds: float) -> int:
+    settings, agent_toml = _prepare(config)
+    base = f"http://127.0.0.1:{settings.port}"
     server = subprocess.Popen([sys.executable, "-m", "api", "serve", "--config", str(config)])
     camera_proc: subprocess.Popen[bytes] | None = None
     previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         _wait_healthy(f"{base}/healthz", server)
+        user = demo_user(config)
         camera_proc = subprocess.Popen(
             [sys.executable, "-m", "agent", "--log-level", "WARNING", "run", "--config",
              str(agent_toml)]
         )  # fmt: skip
-        print(
-            "\n".join(
-                [
-                    "",
-                    "Doorbell is running (Ctrl-C stops it):",
-                    f"  API docs      {base}/docs",
-                    f"  health        {base}/healthz",
-                    f"  API token     {token}",
-                    f"  cameras       curl -H 'Authorization: Bearer {token}' "
-                    f"{base}/api/v1/cameras",
-                    f"  last 10 s     curl -OJ -H 'Authorization: Bearer {token}' "
-                    f"'{base}/api/v1/cameras/{camera.id}/clip?seconds=10'",
-                    f"  live (HLS)    signed URLs: {base}/api/v1/cameras/{camera.id}/signed-urls",
-                    f"  events        curl -H 'Authorization: Bearer {token}' {base}/api/v1/events",
-                    f"  ring it       .venv/bin/doorbell-agent ring --config {agent_toml}",
-                    f"  publish URL   {publish}   (the simulated doorbell: doorbell-agent, test "
-                    "profile)",
-                    f"  settings      {config}",
-                    "",
-                ]
-            ),
-            flush=True,
-        )
+        print(_banner(settings, config, agent_toml, user), flush=True)
         deadline = time.monotonic() + seconds if seconds > 0 else float("inf")
         while time.monotonic() < deadline and server.poll() is None:
             time.sleep(0.5)  # the demo's idle wait; children run on their own
         if seconds > 0 and server.poll() is None:
-            auth = {"Authorization": f"Bearer {token}"}
+            auth = {"Authorization": f"Bearer {settings.api_tokens[0].get_secret_value()}"}
             cameras = httpx.get(f"{base}/api/v1/cameras", headers=auth, timeout=5).json()
             print(json.dumps(cameras, indent=2))
     except KeyboardInterrupt:

@@ -95,7 +95,12 @@ def start_stack(root: Path) -> Stack:
     server = Server(root, dict(KEYS), buffer_seconds=120, extra=extra)
     server.start()
     # The doorbell posts its events to this server (a ring from `doorbell-agent ring`).
-    camera = simcam(server.publish_url("front"), root / "camera.log", f"api_url={server.base}")
+    camera = simcam(
+        server.publish_url("front"),
+        root / "camera.log",
+        f"api_url={server.base}",
+        "test_pattern=smpte",  # colour bars with a moving patch: screenshots show a picture
+    )
     added = Stack(server, camera).doorbell("user", "add", USER, "--password-stdin", stdin=PASSWORD)
     assert added.returncode == 0, added.stderr
     wait_for("video in the buffer", lambda: server.camera("front")["buffer"]["segments"] >= 3, 60)

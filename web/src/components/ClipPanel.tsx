@@ -8,7 +8,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { api, isAbort, mediaUrls } from "../api/client";
 import { ApiError, describeError, formatWait } from "../api/errors";
 import type { Buffer } from "../api/types";
-import { bufferSeconds, checkLast, checkRange, clipFileName, clipQuery, type ClipFormat, type ClipRequest } from "../lib/clip";
+import { bufferSeconds, checkLast, checkRange, clipFileName, clipQuery, defaultSeconds, type ClipFormat, type ClipRequest } from "../lib/clip";
 import { formatBytes, percent, readWithProgress, type Progress } from "../lib/download";
 import { DownloadIcon, ShareIcon } from "./icons";
 
@@ -26,7 +26,8 @@ export function ClipPanel(props: {
   /** Rewind: the marked range (ms), when both ends are marked. */
   range?: { startMs: number | null; endMs: number | null } | null;
 }): JSX.Element {
-  const [seconds, setSeconds] = useState("30");
+  // Until the user picks: 30 s, or all the buffer holds when it holds less (a young buffer).
+  const [picked, setSeconds] = useState<string | null>(null);
   const [format, setFormat] = useState<ClipFormat>("mp4");
   const [phase, setPhase] = useState<Phase>({ kind: "idle" });
   const abort = useRef<AbortController | null>(null);
@@ -37,6 +38,7 @@ export function ClipPanel(props: {
   useEffect(() => () => (phase.kind === "done" ? URL.revokeObjectURL(phase.url) : undefined), [phase]);
 
   const buffer = props.buffer ?? { start_ms: null, end_ms: null };
+  const seconds = picked ?? String(defaultSeconds(bufferSeconds(buffer)));
   const check = useRange
     ? checkRange(props.range?.startMs ?? null, props.range?.endMs ?? null, buffer, format)
     : checkLast(Number(seconds), buffer, format);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bufferSeconds, checkLast, checkRange, clipFileName, clipQuery } from "./clip";
+import { bufferSeconds, checkLast, checkRange, clipFileName, clipQuery, defaultSeconds } from "./clip";
 
 const T0 = 1_796_000_000_000;
 const buffer = { start_ms: T0, end_ms: T0 + 600_500 }; // 10 minutes held
@@ -49,5 +49,13 @@ describe("clipQuery and the file name", () => {
     expect(clipFileName('attachment; filename="front-20261123T101500Z-30s.mp4"', "front", "mp4", 0)).toBe("front-20261123T101500Z-30s.mp4");
     expect(clipFileName("attachment; filename*=UTF-8''a%2Fb.zip", "front", "zip", 0)).toBe("a_b.zip");
     expect(clipFileName(null, "front", "mp4", Date.UTC(2026, 10, 23, 10, 15))).toBe("front-20261123T101500Z.mp4");
+  });
+});
+
+describe("defaultSeconds", () => {
+  it("offers 30 s, or all the buffer holds when that is less", () => {
+    expect(defaultSeconds(900)).toBe(30);
+    expect(defaultSeconds(16)).toBe(16);
+    expect(defaultSeconds(0)).toBe(1);
   });
 });

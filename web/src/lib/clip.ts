@@ -19,9 +19,16 @@ export const MAX_CLIP_SECONDS = 900;
 export type Check = { ok: true; request: ClipRequest } | { ok: false; problem: string };
 
 /** The longest clip the buffer holds now (s), at least 1 when it holds anything. */
+export const DEFAULT_SECONDS = 30;
+
 export function bufferSeconds(buffer: BufferSpan): number {
   if (buffer.start_ms === null || buffer.end_ms === null) return 0;
   return Math.min(MAX_CLIP_SECONDS, Math.max(0, Math.floor((buffer.end_ms - buffer.start_ms) / 1000)));
+}
+
+/** What "the last N seconds" starts at: 30 s, or all the buffer holds when that is less. */
+export function defaultSeconds(available: number): number {
+  return Math.max(1, Math.min(DEFAULT_SECONDS, available));
 }
 
 export function checkLast(seconds: number, buffer: BufferSpan, format: ClipFormat = "mp4"): Check {
