@@ -6,11 +6,13 @@ page under a strict Content-Security-Policy (no inline script, no other origin).
 from __future__ import annotations
 
 import asyncio
+import mimetypes
 import re
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from starlette.datastructures import Headers
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -43,14 +45,45 @@ NOT_BUILT = (
 )
 
 
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header allows gzip (named, or `*`, without q=0)."""
+    for item in accept_encoding.split(","):
+        name, _, params = item.partition(";")
+        if name.strip().lower() not in {"gzip", "*"}:
+            continue
+        weight = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        return weight > 0
+    return False
+
+
+async def send_file(path: Path, accept_encoding: str, headers: dict[str, str]) -> FileResponse:
+    """`path`, or the gzip copy the build made beside it (`<path>.gz`) when the client takes
+    gzip: the app's text files are about a third of their size compressed."""
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    gz = path.with_name(path.name + ".gz")
+    headers = {**headers, "Vary": "Accept-Encoding"}
+    if accepts_gzip(accept_encoding) and await _is_file(gz):
+        headers["Content-Encoding"] = "gzip"
+        return FileResponse(gz, media_type=media_type, headers=headers)
+    return FileResponse(path, media_type=media_type, headers=headers)
+
+
 class HashedAssets(StaticFiles):
     """Vite's `assets/` folder: file names carry a content hash, so they never change."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
-        if response.status_code == 200:
-            response.headers["Cache-Control"] = IMMUTABLE
-        return response
+        if response.status_code != 200 or not isinstance(response, FileResponse):
+            return response
+        accept = Headers(scope=scope).get("accept-encoding", "")
+        return await send_file(Path(response.path), accept, {"Cache-Control": IMMUTABLE})
 
 
 def mount(app: FastAPI, web_dir: Path | None) -> None:
@@ -81,23 +114,22 @@ class _Files:
             raise NotFound("docs file", name)
         return FileResponse(path, headers={"Cache-Control": REVALIDATE})
 
-    async def page(self, path: str) -> Response:
+    async def page(self, path: str, request: Request) -> Response:
         """A top-level file of the build, or the app's page for any other app path."""
         if path.startswith(SERVER_PATHS):
             raise NotFound("path", "/" + path)
         if self._dir is None or not await _is_file(self._dir / "index.html"):
             raise NotInstalled(NOT_BUILT)
+        accept = request.headers.get("accept-encoding", "")
         if _TOP_FILE.match(path) and await _is_file(self._dir / path):
             headers = {"Cache-Control": REVALIDATE}
             if path == "sw.js":
                 headers["Service-Worker-Allowed"] = "/"
-            return FileResponse(self._dir / path, headers=headers)
+            return await send_file(self._dir / path, accept, headers)
         if "." in path.rsplit("/", 1)[-1]:
             raise NotFound("file", "/" + path)  # a missing file, not an app page
-        return FileResponse(
-            self._dir / "index.html",
-            headers={"Cache-Control": REVALIDATE, "Content-Security-Policy": APP_CSP},
-        )
+        headers = {"Cache-Control": REVALIDATE, "Content-Security-Policy": APP_CSP}
+        return await send_file(self._dir / "index.html", accept, headers)
 
 
 async def _is_file(path: Path) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -167,7 +168,9 @@ def fake_build(web_dir: Path) -> Path:
         '<!doctype html><script type="module" src="/assets/app-3f9a1c.js"></script>',
         encoding="utf-8",
     )
-    (web_dir / "assets" / "app-3f9a1c.js").write_text("export {};\n", encoding="utf-8")
+    script = b"export const answer = 42;\n" * 100
+    (web_dir / "assets" / "app-3f9a1c.js").write_bytes(script)
+    (web_dir / "assets" / "app-3f9a1c.js.gz").write_bytes(gzip.compress(script))
     (web_dir / "sw.js").write_text("self.addEventListener('push', () => {});\n", encoding="utf-8")
     (web_dir / "manifest.webmanifest").write_text('{"name": "Doorbell"}', encoding="utf-8")
     (web_dir / "swagger" / "swagger-ui.css").write_text("body {}\n", encoding="utf-8")

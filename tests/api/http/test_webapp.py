@@ -9,7 +9,7 @@ import pytest
 
 from api.app import create_app
 from api.config import Settings
-from api.http.webapp import APP_CSP
+from api.http.webapp import APP_CSP, accepts_gzip
 from tests.api.conftest import InProcess
 
 pytestmark = pytest.mark.anyio
@@ -35,6 +35,31 @@ async def test_hashed_assets_are_cached_for_good(server: InProcess) -> None:
     assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
     missing = await server.anonymous.get("/assets/app-000000.js")
     assert missing.status_code == 404
+
+
+async def test_text_files_go_gzipped_to_clients_that_take_gzip(server: InProcess) -> None:
+    plain = await server.anonymous.get(
+        "/assets/app-3f9a1c.js", headers={"Accept-Encoding": "identity"}
+    )
+    assert "content-encoding" not in plain.headers
+    packed = await server.anonymous.get(
+        "/assets/app-3f9a1c.js", headers={"Accept-Encoding": "gzip"}
+    )
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.headers["content-type"].startswith("text/javascript")
+    assert int(packed.headers["content-length"]) < len(plain.content) / 5
+    assert packed.content == plain.content  # httpx decodes it
+    assert packed.headers["vary"] == "Accept-Encoding"
+    assert packed.headers["cache-control"] == "public, max-age=31536000, immutable"
+
+
+@pytest.mark.parametrize(
+    ("header", "gzip"),
+    [("gzip", True), ("br, gzip;q=0.5", True), ("*", True), ("gzip;q=0", False),
+     ("identity", False), ("", False), ("gzip;q=x", False), ("deflate, br", False)],
+)  # fmt: skip
+def test_accept_encoding_is_read_with_its_weights(header: str, gzip: bool) -> None:
+    assert accepts_gzip(header) is gzip
 
 
 async def test_the_service_worker_may_control_the_whole_app(server: InProcess) -> None:
