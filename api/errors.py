@@ -15,9 +15,11 @@ DoorbellError
 ├── OutsideBuffer          no video in the requested time range -> 416 with what there is
 ├── RangeNotSatisfiable    a byte range beyond the file -> 416 with its size
 ├── BadRequest             a parameter or the body is invalid -> 422 naming it
+├── BadDirective           an HLS delivery directive a playlist cannot honour -> 400
 ├── ClockOffsetNeeded      an agent time far from now, without an offset -> 425
 ├── TooManyAttempts        sign-ins failed too often; wait -> 429 with Retry-After
-├── MediaPending           a snapshot still being made -> 503 with Retry-After
+├── MediaPending           a snapshot, or the segment a blocking playlist reload asked
+│                          for, still being made -> 503 with Retry-After
 └── Busy                   no capacity left now -> 503 with Retry-After
     ├── ClipsBusy          no assembly slot and no queue place
     └── TooManyStreams     every event-stream place is taken
@@ -135,6 +137,12 @@ class BadRequest(DoorbellError):
         self.problems = tuple(problems)
         self.allowed = None if allowed is None else list(allowed)
         super().__init__(message)
+
+
+class BadDirective(DoorbellError):
+    """An HLS delivery directive (`_HLS_msn`, `_HLS_part`) the playlist cannot honour: a
+    segment too far ahead of the newest, or a part without its segment. RFC 8216bis
+    (6.2.5.2) asks for 400 here, which players know to mean "start over"."""
 
 
 class ClockOffsetNeeded(DoorbellError):

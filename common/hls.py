@@ -36,6 +36,7 @@ def media_playlist(
     *,
     vod: bool = False,
     min_target_s: int = 1,
+    can_block_reload: bool = False,
 ) -> str:
     """A media playlist of `segments`, oldest first.
 
@@ -47,10 +48,14 @@ def media_playlist(
     EXT-X-TARGETDURATION is the longest segment rounded to the nearest second, as RFC 8216
     (4.3.3.1) bounds it: a 1.04-s segment keeps 1-s segments at a target of 1, which is
     what players count their hold-back in. `min_target_s` is a floor.
+    `can_block_reload` (sliding only) declares that the server holds a reload asking for a
+    segment not yet made (`_HLS_msn`) until it is (RFC 8216bis 6.2.5.2).
     """
     longest = max((s.duration_ms for s in segments), default=1000)
     target = max(math.floor(longest / 1000 + 0.5), min_target_s)
     lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target}"]
+    if can_block_reload and not vod:
+        lines.append("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES")
     if segments:
         first = segments[0]
         lines.append(f"#EXT-X-MEDIA-SEQUENCE:{first.seq}")

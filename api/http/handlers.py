@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import (
+    BadDirective,
     BadRequest,
     BodyTooLarge,
     Busy,
@@ -71,6 +72,7 @@ class ErrorOut(BaseModel):
 
 
 DESCRIPTIONS = {
+    400: "a request the resource cannot honour as asked",
     401: "no or unknown credentials",
     403: "the credentials do not allow this",
     404: "no such resource",
@@ -144,6 +146,7 @@ _RULES: tuple[tuple[type[DoorbellError], Callable[[Any], Answer]], ...] = (
     (OutsideBuffer, _outside),
     (RangeNotSatisfiable, lambda e: Answer(416, headers={"Content-Range": f"bytes */{e.size}"})),
     (BadRequest, _bad_request),
+    (BadDirective, lambda e: Answer(400)),
     (ClockOffsetNeeded, lambda e: Answer(425)),
     (TooManyAttempts, lambda e: Answer(429, headers=_retry(e.retry_after_s))),
     (MediaPending, lambda e: Answer(503, {"state": "pending"}, _retry(e.retry_after_s))),

@@ -54,6 +54,21 @@ def check_camera_filter(value: str | None) -> str | None:
     return value
 
 
+# Longer than any sequence number a buffer reaches (one a second), short of a huge int.
+MAX_SEQUENCE_DIGITS = 12
+
+
+def parse_sequence(name: str, value: str) -> int:
+    """A non-negative decimal integer (a segment or part number): ASCII digits only."""
+    if not (value.isascii() and value.isdigit() and len(value) <= MAX_SEQUENCE_DIGITS):
+        raise BadRequest(
+            name,
+            f"{name} must be a non-negative integer of at most {MAX_SEQUENCE_DIGITS} digits; "
+            f"got {value[:40]!r}",
+        )
+    return int(value)
+
+
 def parse_seconds(value: str, buffer_seconds: int) -> float:
     try:
         seconds = float(value)

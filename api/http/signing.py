@@ -15,8 +15,17 @@ Verdict = Literal["ok", "expired", "invalid"]
 SIGNATURE_PARAMS = frozenset({"exp", "sig"})
 
 
+# Added by HLS players to a playlist URL (RFC 8216bis 6.2.5: `_HLS_msn`, `_HLS_part`,
+# `_HLS_skip`): they only ask when to answer, so a signed URL stays valid with them.
+PLAYER_DIRECTIVE_PREFIX = "_HLS_"
+
+
 def _canonical(path: str, query: Mapping[str, str], exp: int) -> bytes:
-    args = sorted((k, v) for k, v in query.items() if k not in SIGNATURE_PARAMS)
+    args = sorted(
+        (k, v)
+        for k, v in query.items()
+        if k not in SIGNATURE_PARAMS and not k.startswith(PLAYER_DIRECTIVE_PREFIX)
+    )
     return f"{exp}\n{path}\n{urlencode(args)}".encode()
 
 

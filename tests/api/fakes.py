@@ -158,12 +158,18 @@ class FakeBuffer:
         return self._segment(at_ms), at_ms, JPEG
 
     async def wait_until(self, ms: int, timeout_s: float) -> bool:
+        """As the segmenter's: until the newest whole segment ends at `ms` or later."""
         self.waited.append((ms, timeout_s))
+
+        def covered() -> bool:
+            newest = self.recent(1)
+            return bool(newest) and newest[-1].end_ms >= ms
+
         async with self.changed:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout_s):
-                    await self.changed.wait_for(lambda: self.newest_ms >= ms)
-            return self.newest_ms >= ms
+                    await self.changed.wait_for(covered)
+            return covered()
 
     def recent(self, count: int | None) -> Sequence[FakeSegment]:
         first = self.first_ms - self.first_ms % SEGMENT_MS

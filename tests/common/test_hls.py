@@ -61,3 +61,12 @@ def test_the_target_is_the_longest_segment_rounded_to_the_nearest_second() -> No
 
 def test_empty_buffer_is_a_valid_playlist() -> None:
     assert media_playlist([], lambda s: "x").startswith("#EXTM3U\n#EXT-X-VERSION:3\n")
+
+
+def test_blocking_reload_is_declared_for_sliding_playlists_only() -> None:
+    sliding = media_playlist(_segments(), lambda s: "x", can_block_reload=True).splitlines()
+    assert sliding[3] == "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES"  # after the target
+    assert sliding[2].startswith("#EXT-X-TARGETDURATION:")
+    vod = media_playlist(_segments(), lambda s: "x", vod=True, can_block_reload=True)
+    assert "SERVER-CONTROL" not in vod  # a finished playlist never changes
+    assert "SERVER-CONTROL" not in media_playlist(_segments(), lambda s: "x")

@@ -4,18 +4,18 @@ segments, snapshots, and signed URLs for players that cannot send headers."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from api.errors import OutsideBuffer
+from api.errors import BadDirective, MediaPending, OutsideBuffer
 from api.http.deps import BufferDep, ClipsDep, SettingsDep, SignerDep, get_buffer
 from api.http.handlers import error_responses
-from api.http.params import clip_range, parse_format
+from api.http.params import clip_range, parse_format, parse_sequence
 from api.http.ranges import file_response
-from api.video.hls import LIVE_WINDOW, buffer_playlist
+from api.video.hls import LIVE_WINDOW, MAX_AHEAD, MAX_HOLD_S, buffer_playlist, wait_for_segment
 from api.video.ports import CameraBuffer, ClipPlanView, SegmentView
 from common.clock import wall_ms
 
@@ -100,14 +100,19 @@ async def clip(
 
 
 def _playlist(
-    camera_id: str, buffer: CameraBuffer[Any], signer: SignerDep, count: int | None
+    camera_id: str,
+    buffer: CameraBuffer[Any],
+    signer: SignerDep,
+    count: int | None,
+    *,
+    can_block_reload: bool = False,
 ) -> Response:
     exp = signer.expiry()
 
     def uri(segment: SegmentView) -> str:
         return signer.sign(f"/api/v1/cameras/{camera_id}/segments/{segment.seq}.ts", exp=exp)
 
-    body = buffer_playlist(buffer.recent(count), uri)
+    body = buffer_playlist(buffer.recent(count), uri, can_block_reload=can_block_reload)
     return Response(body, media_type=PLAYLIST_TYPE, headers={"Cache-Control": "no-cache"})
 
 
@@ -117,15 +122,71 @@ PLAYLIST_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def _block_until(buffer: CameraBuffer[Any], msn_text: str, part_text: str | None) -> None:
+    """Hold a blocking reload until the playlist holds segment `_HLS_msn`."""
+    msn = parse_sequence("_HLS_msn", msn_text)
+    if part_text is not None:
+        parse_sequence("_HLS_part", part_text)  # checked; segments here have no parts
+    newest = buffer.recent(1)
+    if newest and msn > newest[-1].seq + MAX_AHEAD:
+        raise BadDirective(
+            f"_HLS_msn={msn} is too far ahead: the newest segment is {newest[-1].seq}, "
+            f"and a reload may ask for at most {MAX_AHEAD} beyond it"
+        )
+    if not await wait_for_segment(buffer, msn, MAX_HOLD_S):
+        raise MediaPending(
+            f"segment {msn} was not made within {MAX_HOLD_S:g} s (is the camera offline?); "
+            "ask again",
+            retry_after_s=1,
+        )
+
+
 @router.get(
     "/{camera_id}/live.m3u8",
     summary="Live HLS: the newest segments",
     response_class=Response,
-    responses=PLAYLIST_RESPONSES,
+    responses={
+        **PLAYLIST_RESPONSES,
+        **error_responses(
+            400,
+            422,
+            503,
+            _400=f"`_HLS_msn` more than {MAX_AHEAD} segments beyond the newest, or "
+            "`_HLS_part` without `_HLS_msn`",
+            _422="`_HLS_msn` or `_HLS_part` is not a non-negative integer",
+            _503=f"the segment `_HLS_msn` asks for was not made within {MAX_HOLD_S:g} s "
+            "(Retry-After)",
+        ),
+    },
 )
-async def live(camera_id: str, buffer: BufferDep, signer: SignerDep) -> Response:
-    """A sliding window of the newest ~6 segments. Segment URLs are signed."""
-    return _playlist(camera_id, buffer, signer, LIVE_WINDOW)
+async def live(
+    camera_id: str,
+    buffer: BufferDep,
+    signer: SignerDep,
+    msn: Annotated[
+        str | None,
+        Query(
+            alias="_HLS_msn",
+            description="blocking reload: answer once the playlist holds this segment "
+            f"(at most {MAX_AHEAD} beyond the newest; held at most {MAX_HOLD_S:g} s)",
+        ),
+    ] = None,
+    part: Annotated[
+        str | None,
+        Query(
+            alias="_HLS_part",
+            description="accepted with `_HLS_msn` and otherwise ignored: segments have no parts",
+        ),
+    ] = None,
+) -> Response:
+    """A sliding window of the newest ~6 segments. Segment URLs are signed. The playlist
+    declares `CAN-BLOCK-RELOAD=YES`: a player that sends `_HLS_msn` gets the playlist the
+    moment that segment exists (RFC 8216bis 6.2.5.2) rather than polling for it."""
+    if part is not None and msn is None:
+        raise BadDirective("_HLS_part needs _HLS_msn (the segment the part belongs to)")
+    if msn is not None:
+        await _block_until(buffer, msn, part)
+    return _playlist(camera_id, buffer, signer, LIVE_WINDOW, can_block_reload=True)
 
 
 @router.get(

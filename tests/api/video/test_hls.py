@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from api.video.hls import buffer_playlist
+import pytest
+
+from api.video.hls import buffer_playlist, wait_for_segment
 from segmenter.model import Segment
+from tests.api.fakes import FakeBuffer
 
 T0 = 1_795_428_900_000  # 2026-11-23T10:15:00Z
 
@@ -38,3 +42,28 @@ def test_sliding_playlist_with_discontinuities_and_dates() -> None:
 
 def test_empty_buffer_is_a_valid_playlist() -> None:
     assert buffer_playlist([], lambda s: "x").startswith("#EXTM3U\n#EXT-X-VERSION:3\n")
+
+
+@pytest.mark.anyio
+async def test_waiting_for_a_segment_follows_the_buffer_one_segment_at_a_time() -> None:
+    buffer = FakeBuffer(first_ms=T0, newest_ms=T0 + 10_000)
+    newest = buffer.recent(1)[0]
+    assert await wait_for_segment(buffer, newest.seq, 5)  # there already: no wait
+    assert buffer.waited == []
+    waiting = asyncio.create_task(wait_for_segment(buffer, newest.seq + 2, 5))
+    for _ in range(2):
+        await asyncio.sleep(0.02)
+        assert not waiting.done()
+        await buffer.grow_to(buffer.newest_ms + 1000)
+    async with asyncio.timeout(5):
+        assert await waiting
+    # Each wait asks for video past the newest segment's end.
+    assert [ms for ms, _ in buffer.waited] == [newest.end_ms + 1, newest.end_ms + 1001]
+
+
+@pytest.mark.anyio
+async def test_waiting_for_a_segment_gives_up_at_its_deadline() -> None:
+    empty = FakeBuffer(first_ms=T0, newest_ms=T0)
+    assert not await wait_for_segment(empty, 0, 0.05)
+    assert empty.waited[0][0] == 0  # an empty buffer waits for its first segment
+    assert 0 < empty.waited[0][1] <= 0.05

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from api.http.routes import video
 from tests.api.conftest import InProcess
 from tests.api.fakes import JPEG
 
@@ -113,3 +116,76 @@ async def test_snapshot_and_signed_urls(server: InProcess) -> None:
         assert (await server.anonymous.get(urls[name])).status_code == 200
     unknown = await server.client.get("/api/v1/cameras/back/signed-urls")
     assert (unknown.status_code, unknown.json()["allowed"]) == (404, ["front"])
+
+
+LIVE = "/api/v1/cameras/front/live.m3u8"
+
+
+def _uris(playlist: str) -> list[str]:
+    return [line for line in playlist.splitlines() if not line.startswith("#")]
+
+
+async def test_a_blocking_reload_answers_when_the_asked_segment_is_made(
+    server: InProcess,
+) -> None:
+    first = await server.client.get(LIVE)
+    assert "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES" in first.text.splitlines()
+    newest = server.buffer.recent(1)[0].seq
+    held = asyncio.create_task(server.client.get(LIVE, params={"_HLS_msn": str(newest + 2)}))
+    await asyncio.sleep(0.05)
+    assert not held.done()  # nothing new yet: the request is held
+    await server.buffer.grow_to(server.buffer.newest_ms + 1000)
+    await asyncio.sleep(0.05)
+    assert not held.done()  # one segment is not the one asked for
+    await server.buffer.grow_to(server.buffer.newest_ms + 1000)
+    async with asyncio.timeout(5):
+        answer = await held
+    assert answer.status_code == 200
+    assert _uris(answer.text)[-1].startswith(f"/api/v1/cameras/front/segments/{newest + 2}.ts?")
+    # A segment already there: answered at once, with the playlist as it is.
+    now = await server.client.get(LIVE, params={"_HLS_msn": "3", "_HLS_part": "0"})
+    assert (now.status_code, _uris(now.text)) == (200, _uris(answer.text))
+
+
+async def test_a_blocking_reload_not_satisfied_in_time_is_503(
+    server: InProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(video, "MAX_HOLD_S", 0.1)
+    newest = server.buffer.recent(1)[0].seq
+    late = await server.client.get(LIVE, params={"_HLS_msn": str(newest + 1)})
+    assert late.status_code == 503
+    assert late.headers["retry-after"] == "1"
+    assert late.json()["detail"].startswith(f"segment {newest + 1} was not made within 0.1 s")
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "words"),
+    [
+        ({"_HLS_msn": "{ahead}"}, 400, "too far ahead: the newest segment is"),
+        ({"_HLS_part": "0"}, 400, "_HLS_part needs _HLS_msn"),
+        ({"_HLS_msn": "-1"}, 422, "_HLS_msn must be a non-negative integer"),
+        ({"_HLS_msn": "1e3"}, 422, "_HLS_msn must be a non-negative integer"),
+        ({"_HLS_msn": "٣"}, 422, "_HLS_msn must be a non-negative integer"),
+        ({"_HLS_msn": "9" * 13}, 422, "at most 12 digits"),
+        ({"_HLS_msn": "5", "_HLS_part": "x"}, 422, "_HLS_part must be a non-negative integer"),
+    ],
+)
+async def test_bad_delivery_directives_say_what_is_allowed(
+    server: InProcess, params: dict[str, str], status: int, words: str
+) -> None:
+    ahead = str(server.buffer.recent(1)[0].seq + 3)
+    query = {k: v.format(ahead=ahead) for k, v in params.items()}
+    answer = await server.client.get(LIVE, params=query)
+    assert answer.status_code == status
+    assert words in answer.json()["detail"]
+
+
+async def test_a_signed_playlist_url_stays_valid_with_player_directives(
+    server: InProcess,
+) -> None:
+    urls = (await server.client.get("/api/v1/cameras/front/signed-urls")).json()
+    newest = server.buffer.recent(1)[0].seq
+    blocking = await server.anonymous.get(f"{urls['live']}&_HLS_msn={newest}&_HLS_skip=NO")
+    assert blocking.status_code == 200
+    other = await server.anonymous.get(f"{urls['live']}&camera=back")
+    assert other.status_code == 403  # any other parameter is still signed
