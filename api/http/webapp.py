@@ -102,6 +102,8 @@ class _Files:
         self._dir = web_dir
 
     async def docs(self) -> HTMLResponse:
+        if self._dir is None or not await _is_file(self._dir / "swagger" / "swagger-ui.css"):
+            raise NotInstalled(NOT_BUILT)  # the page would load no Swagger UI
         return HTMLResponse(
             DOCS_HTML, headers={"Content-Security-Policy": DOCS_CSP, "Cache-Control": REVALIDATE}
         )

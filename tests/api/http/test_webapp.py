@@ -101,6 +101,8 @@ async def test_without_a_build_the_app_says_how_to_make_one(tier_settings: Setti
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://doorbell.test") as client:
-        response = await client.get("/")
-    assert response.status_code == 404
-    assert "scripts/bootstrap.sh" in response.json()["detail"]
+        for path in ("/", "/docs"):  # the docs too: their Swagger UI comes with the build
+            response = await client.get(path)
+            assert response.status_code == 404
+            assert "scripts/bootstrap.sh" in response.json()["detail"]
+        assert (await client.get("/openapi.json")).status_code == 200  # the API is unaffected
