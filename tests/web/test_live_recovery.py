@@ -6,12 +6,11 @@ Its own stack (the module-scoped `stack` fixture): the camera is stopped and sta
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, Response, expect
 
-from tests.conftest import wait_for
 from tests.stack.harness import simcam, stop
 from tests.web.conftest import PHONE, Stack, sign_in
 
@@ -41,32 +40,26 @@ def wait_playing(page: Page) -> None:
     )
 
 
+def blocking_reload(status: int) -> Callable[[Response], bool]:
+    """Matches an answer of `status` to a blocking reload of the live playlist (`_HLS_msn`)."""
+    return lambda r: "/live.m3u8" in r.url and "_HLS_msn=" in r.url and r.status == status
+
+
 def test_live_picks_up_after_the_camera_drops_out(page: Page, stack: Stack) -> None:
-    blocking: list[int] = []  # statuses of the live playlist's blocking reloads
-
-    def seen(response: Response) -> None:
-        if "/live.m3u8" in response.url and "_HLS_msn=" in response.url:
-            blocking.append(response.status)
-
-    page.on("response", seen)
+    # The app asks for each next segment's playlist, answered as the segment is made.
+    with page.expect_response(blocking_reload(200), timeout=10_000):
+        pass
+    # A reload then asks for a segment that does not come within 3 s: 503, and hls.js goes on.
+    with page.expect_response(blocking_reload(503), timeout=15_000):
+        stop(stack.camera)
+    with page.expect_response(blocking_reload(200), timeout=PLAYING_S * 1000):
+        stack.camera = simcam(
+            stack.server.publish_url("front"),
+            stack.server.root / "camera-again.log",
+            f"api_url={stack.base}",
+            "test_pattern=smpte",
+        )
     wait_playing(page)
-    assert 200 in blocking, "the app does not use the playlist's blocking reload"
-    stop(stack.camera)
-    wait_for("the camera offline", lambda: not stack.server.camera("front")["online"], 30)
-    # Longer than a blocking reload is held (3 s) and hls.js's retry of it. Waiting through
-    # Playwright, not time.sleep: its sync API delivers page events only while it runs.
-    page.wait_for_timeout(8_000)
-    stack.camera = simcam(
-        stack.server.publish_url("front"),
-        stack.server.root / "camera-again.log",
-        f"api_url={stack.base}",
-        "test_pattern=smpte",
-    )
-    # Meanwhile a reload asked for a segment that did not come within 3 s: 503, and retried.
-    assert 503 in blocking, blocking
-    wait_for("the camera online", lambda: stack.server.camera("front")["online"], 60)
-    wait_playing(page)
-    assert blocking[-1] == 200, "blocking reloads did not resume"
     assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
 
 
