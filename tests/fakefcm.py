@@ -14,13 +14,15 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from tests.loopback import LoopbackServer
 
 PROJECT = "doorbell-test"
 STATIC_ACCESS_TOKEN = "static-test-token"  # accepted without a token exchange
@@ -86,11 +88,9 @@ class FakeFcm:
         self.project = project
         self.key = _test_key()
         self.client_email = f"push@{project}.iam.gserviceaccount.com"
-        self.port = 0
         self._lock = threading.Lock()
         self._state = _State()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http = LoopbackServer(_handler(self), "fake FCM server")
 
     # --- lifecycle ----------------------------------------------------------------------
     def __enter__(self) -> FakeFcm:
@@ -102,33 +102,20 @@ class FakeFcm:
 
     def up(self) -> None:
         """Listen (again: on the same port) and answer."""
-        if self._server is not None:
-            return
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
-        server.daemon_threads = True
-        self.port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._http.start()
 
     def down(self) -> None:
         """Stop listening: new connections are refused until `up()`."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is None or thread is None:
-            return
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-        if thread.is_alive():
-            raise RuntimeError("fake FCM server thread did not stop within 5 s")
+        self._http.stop()
+
+    @property
+    def port(self) -> int:
+        return self._http.port
 
     # --- addresses ----------------------------------------------------------------------
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._http.origin
 
     @property
     def fcm_url(self) -> str:

@@ -29,7 +29,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -38,6 +38,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from tests.loopback import LoopbackServer
 
 MAX_BODY = 4096  # what RFC 8030 obliges a push service to accept
 MAX_VAPID_LIFETIME_S = 24 * 3600
@@ -121,13 +123,11 @@ class FakeWebPush:
     """Start with `with FakeWebPush() as service:` (or `start()`/`stop()`)."""
 
     def __init__(self) -> None:
-        self.port = 0
         self._lock = threading.Lock()
         self._browsers: dict[str, _Browser] = {}
         self._pushes: list[Push] = []
         self._ids = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http = LoopbackServer(_handler(self), "fake Web Push service")
 
     # --- lifecycle ----------------------------------------------------------------------
     def __enter__(self) -> FakeWebPush:
@@ -139,32 +139,19 @@ class FakeWebPush:
 
     def start(self) -> None:
         """Listen on a free port of 127.0.0.1 and answer; returns once it accepts."""
-        if self._server is not None:
-            return
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
-        server.daemon_threads = True
-        self.port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._http.start()
 
     def stop(self) -> None:
         """Stop listening (bounded: raises if the server thread does not end)."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is None or thread is None:
-            return
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-        if thread.is_alive():
-            raise RuntimeError("fake Web Push service thread did not stop within 5 s")
+        self._http.stop()
+
+    @property
+    def port(self) -> int:
+        return self._http.port
 
     @property
     def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._http.origin
 
     # --- what a test does ---------------------------------------------------------------
     def subscribe(self, application_server_key: str | None = None) -> Subscription:

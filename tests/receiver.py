@@ -9,9 +9,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from tests.loopback import LoopbackServer
 from tests.stack.harness import free_port
 
 
@@ -24,12 +25,11 @@ class Arrival:
 
 class EventReceiver:
     def __init__(self) -> None:
-        self.port = free_port()
         self.arrivals: list[Arrival] = []
         self.arrived = threading.Event()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: LoopbackServer | None = None
+        self.port = free_port()  # known before start: agents are configured with it first
 
     @property
     def url(self) -> str:
@@ -57,16 +57,13 @@ class EventReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._http = LoopbackServer(Handler, "event receiver", self.port)
+        self._http.start()
 
     def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(5)
-            self._server = self._thread = None
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
 
     def of(self, camera: str, kind: str | None = None) -> list[dict[str, Any]]:
         """Bodies received for `camera` (of `kind`), in arrival order."""
