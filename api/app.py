@@ -31,6 +31,7 @@ from api.events.notifications import Notifications
 from api.events.recorder import EventRecorder
 from api.events.retention import Retention
 from api.http import handlers, webapp
+from api.http.bodylimit import BodyLimit
 from api.http.deps import AppState, get_principal
 from api.http.routes import (
     agent,
@@ -116,6 +117,8 @@ def create_app(
     app.include_router(relay_hooks.router)
     webapp.mount(app, settings.app_dir)  # last: it answers every other GET with the app
     handlers.install(app, assembly_errors=(ClipError,))
+    # Outside every route: no body beyond the limit is read, whoever sends it.
+    app.add_middleware(BodyLimit, limit=settings.http.max_body_bytes)
     return app
 
 

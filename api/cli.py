@@ -17,6 +17,8 @@ from api.errors import ConfigError
 from common.settings import EXIT_CONFIG, settings_or_exit
 
 if TYPE_CHECKING:
+    from uvicorn import Server
+
     from api.accounts.users import Users
 
 logger = logging.getLogger(__name__)
@@ -30,9 +32,8 @@ def _settings_or_exit(config: Path | None, **overrides: object) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from api.app import create_app
+    from api.http.server import build_server
 
     overrides: dict[str, object] = {}
     if args.host:
@@ -45,7 +46,7 @@ def _serve(args: argparse.Namespace) -> int:
             update={"relay": settings.relay.model_copy(update={"enabled": False})}
         )
     fatal: list[str] = []
-    server: uvicorn.Server | None = None
+    server: Server | None = None
 
     def on_fatal(name: str, exc: BaseException) -> None:
         fatal.append(name)
@@ -54,10 +55,7 @@ def _serve(args: argparse.Namespace) -> int:
             server.should_exit = True
 
     app = create_app(settings, on_fatal=on_fatal)
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_config=None, access_log=False
-    )
-    server = uvicorn.Server(config)
+    server = build_server(app, settings, ssl_context=None)
     asyncio.run(server.serve())
     if fatal:
         return EXIT_FATAL
