@@ -174,17 +174,24 @@ class Pool(Generic[C]):
 
 class OncePerBurst(logging.Filter):
     """Lets a message (by its template) through once per `window_s`; the next one let through
-    says how many were held back. Bounds the log of anything a client can repeat."""
+    says how many were held back. Bounds the log of anything a client can repeat. Only
+    records within `levels` are held back (the others always pass)."""
 
-    def __init__(self, window_s: float = 10.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        window_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        levels: tuple[int, int] = (logging.WARNING, logging.CRITICAL),
+    ) -> None:
         super().__init__()
         self.window_s = window_s
         self.clock = clock
+        self.levels = levels
         self._last: dict[str, float] = {}
         self._held: dict[str, int] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING:
+        if not self.levels[0] <= record.levelno <= self.levels[1]:
             return True
         key = str(record.msg)
         now = self.clock()
@@ -336,10 +343,12 @@ def protocol_for(front: Front) -> type[BoundedH11]:
 def _quiet_repeats() -> None:
     # uvicorn logs each invalid request; the event loop each failed accept(): both are
     # the client's doing, so once per burst is enough.
-    for name in ("uvicorn.error", "asyncio", __name__):
+    # uvicorn's errors (a traceback of ours) are never held back.
+    warnings = (logging.WARNING, logging.WARNING)
+    for name, levels in (("uvicorn.error", warnings), ("asyncio", None), (__name__, None)):
         named = logging.getLogger(name)
         if not any(isinstance(f, OncePerBurst) for f in named.filters):
-            named.addFilter(OncePerBurst())
+            named.addFilter(OncePerBurst() if levels is None else OncePerBurst(levels=levels))
 
 
 def build_server(

@@ -141,8 +141,10 @@ def test_a_repeated_warning_is_logged_once_per_burst_then_says_how_many_were_hel
     record = _record("cap reached (%d open)", logging.WARNING, 7)
     assert burst.filter(record) is True
     assert record.getMessage() == "cap reached (7 open) (499 more like this held back)"
-    # Below WARNING nothing is held back.
+    # Below WARNING nothing is held back, nor outside the levels asked.
     assert all(burst.filter(_record("debug", logging.DEBUG)) for _ in range(3))
+    only_warnings = OncePerBurst(levels=(logging.WARNING, logging.WARNING), clock=lambda: 0.0)
+    assert all(only_warnings.filter(_record("Exception in ASGI", logging.ERROR)) for _ in range(3))
 
 
 # --- the real server -----------------------------------------------------------------------
