@@ -26,8 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-
-import httpx
+from urllib.parse import urlsplit
 
 
 def _connect(port: int) -> socket.socket:
@@ -209,20 +208,35 @@ class Latencies:
 
 
 def healthz_latencies(base: str, count: int, timeout_s: float = 5.0) -> Latencies:
+    """`/healthz` `count` times, each on a new connection (a newcomer must not be starved by
+    idle ones), timed from connect to the whole answer. Plain sockets: no client library's
+    own start-up in the figure."""
+    address = urlsplit(base)
+    host, port = address.hostname or "127.0.0.1", address.port or 80
+    request = f"GET /healthz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
     seconds: list[float] = []
     failures: list[str] = []
     for _ in range(count):
         started = time.perf_counter()
         try:
-            # A new connection each time: a newcomer must not be starved by idle ones.
-            status = httpx.get(f"{base}/healthz", timeout=timeout_s).status_code
-            if status != 200:
-                failures.append(f"status {status}")
+            answer = _exchange(host, port, request, timeout_s)
+            if not answer.startswith(b"HTTP/1.1 200 "):
+                failures.append(repr(answer[:40]))
             seconds.append(time.perf_counter() - started)
-        except httpx.HTTPError as exc:
+        except OSError as exc:
             failures.append(f"{type(exc).__name__}: {exc}")
             seconds.append(timeout_s)
     return Latencies(seconds, failures)
+
+
+def _exchange(host: str, port: int, request: bytes, timeout_s: float) -> bytes:
+    """Send `request` on a new connection; everything answered until the server closes."""
+    with socket.create_connection((host, port), timeout=timeout_s) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        return answer
 
 
 def open_descriptors(pid: int) -> int:
