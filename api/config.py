@@ -171,10 +171,15 @@ class HttpSettings(BaseModel):
         ge=16,
         le=65_536,
         description="descriptors kept from HTTP clients for the process itself (database, "
-        "logs, relay); the segmenters, clip assemblies and accept backlog get theirs on top",
+        "logs, relay); the segmenters, clip assemblies and 4 x the accept backlog get theirs "
+        "on top",
     )
     backlog: int = Field(
-        default=128, ge=16, le=4096, description="pending connections the kernel queues"
+        default=64,
+        ge=16,
+        le=4096,
+        description="pending connections the kernel queues, and the event loop accepts a turn "
+        "(4 x this is reserved: accepted connections the cap has not seen yet)",
     )
 
 

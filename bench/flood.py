@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 from _common import ffmpeg_bin, machine, markdown_table, wait_until
 
-from tests.stack.flood import flood_process, healthz_latencies, open_descriptors
+from tests.stack.flood import DescriptorPeak, flood_process, healthz_latencies
 from tests.stack.harness import TOKEN, Server, now_ms, spawn, stop
 
 KEYS = {"front": "front-stream-key-0123456789", "back": "back-stream-key-0123456789"}
@@ -98,28 +98,6 @@ def restarts(server: Server) -> int:
     return sum(server.camera(c)["segmenter_restarts"] for c in KEYS)
 
 
-class FdSampler:
-    """The server's open descriptors, sampled every 0.1 s: the highest seen."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            self.peak = max(self.peak, open_descriptors(self.pid))
-
-    def __enter__(self) -> FdSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-
 @contextlib.contextmanager
 def clip_requests(server: Server, count: int) -> Iterator[list[int]]:
     """`count` requests for different 10-s clips at once, each in its own thread; yields
@@ -158,7 +136,7 @@ def measure(server: Server, name: str, healthz: int, load: Load) -> Phase:
     log_before = server.log.stat().st_size
     restarts_before = restarts(server)
     began = now_ms()
-    with FdSampler(server.proc.pid) as fds, load() as loaded:
+    with DescriptorPeak(server.proc.pid) as fds, load() as loaded:
         time.sleep(3)  # let the load build up (a benchmark, not a test: a fixed ramp)
         latencies = healthz_latencies(server.base, healthz)
     ended = now_ms()

@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 # output). Measured well under these figures; they are margins, not estimates.
 FDS_PER_CAMERA = 16
 FDS_PER_CLIP = 8
+# Turns of the event loop a descriptor spends unseen by the cap (reserved_descriptors).
+IN_PASSAGE = 4
 # Never fewer connections than this, whatever the arithmetic says (a tiny descriptor limit
 # is a misconfiguration we warn about, not a reason to serve nobody).
 MIN_CONNECTIONS = 16
@@ -77,10 +79,13 @@ def raise_descriptor_limit() -> Descriptors:
 
 
 def reserved_descriptors(http: HttpSettings, cameras: int, clip_slots: int) -> int:
-    """Descriptors kept from HTTP clients: `reserve_fds` + the accept backlog (connections the
-    loop may accept before it sees them) + FDS_PER_CAMERA per camera + FDS_PER_CLIP per clip
-    assembly slot."""
-    return http.reserve_fds + http.backlog + FDS_PER_CAMERA * cameras + FDS_PER_CLIP * clip_slots
+    """Descriptors kept from HTTP clients: `reserve_fds` + FDS_PER_CAMERA per camera +
+    FDS_PER_CLIP per clip assembly slot + 4 x the accept backlog: the descriptors in passage,
+    which the cap does not see. The event loop accepts up to `backlog` connections a turn and
+    hands them to their protocol (where the cap is applied) two turns later, and releases the
+    descriptor of a connection closed to make room a turn after that."""
+    per_part = FDS_PER_CAMERA * cameras + FDS_PER_CLIP * clip_slots
+    return http.reserve_fds + IN_PASSAGE * http.backlog + per_part
 
 
 def connection_cap(nofile: int, reserve: int, configured: int) -> int:

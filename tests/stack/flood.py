@@ -28,10 +28,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+BATCH = 100  # connections opened at once, below the server's listen backlog (128)
+BATCH_PAUSE_S = 0.02
 
-def _connect(port: int) -> socket.socket:
-    """A non-blocking connection under way (an idle client sends nothing)."""
+
+def _connect(port: int, source: str) -> socket.socket:
+    """A non-blocking connection from `source` (a loopback address) under way."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((source, 0))
     sock.setblocking(False)
     code = sock.connect_ex(("127.0.0.1", port))
     if code not in (0, errno.EINPROGRESS):
@@ -47,6 +51,7 @@ class _Clients:
     port: int
     count: int
     every_s: float
+    source: str = "127.0.0.1"
     closed_by_server: int = 0
     opened: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -71,7 +76,7 @@ class _Clients:
         return len(self._selector.get_map())
 
     def _open(self) -> None:
-        sock = _connect(self.port)
+        sock = _connect(self.port, self.source)
         self._selector.register(sock, selectors.EVENT_READ)
         self.opened += 1
         self.opened_one(sock)
@@ -105,11 +110,14 @@ class _Clients:
 
 
 class IdleFlood(_Clients):
-    """`count` connections that never send a byte; with `reopen`, every one the server
-    closes is opened again each `every_s` (an attacker in a loop)."""
+    """`count` connections that never send a byte, opened BATCH at a time (5,000 a second at
+    most); with `reopen`, every one the server closes is opened again each `every_s` (an
+    attacker in a loop)."""
 
-    def __init__(self, port: int, count: int, every_s: float = 1.0, reopen: bool = True):
-        super().__init__(port, count, every_s)
+    def __init__(
+        self, port: int, count: int, every_s: float = 1.0, reopen: bool = True, source: str = ""
+    ) -> None:
+        super().__init__(port, count, every_s, source or "127.0.0.1")
         self.reopen = reopen
 
     def _run(self) -> None:
@@ -122,11 +130,19 @@ class IdleFlood(_Clients):
                 self._fill()
 
     def _fill(self) -> None:
-        while self.open < self.count and not self._stop.is_set():
+        """Open as many as are missing now (those closed meanwhile wait for the next round)."""
+        for _ in range(self.count - self.open):
+            if self._stop.is_set():
+                return
             try:
                 self._open()
             except OSError:
                 return  # out of ports or descriptors here: try again next round
+            if self.opened % BATCH == 0:
+                # Paced so the server's accept queue (its listen backlog) takes them all:
+                # past it the kernel holds handshakes back for seconds, and the flood would
+                # reach the server as a trickle.
+                self._reap(BATCH_PAUSE_S)
 
 
 class SlowLoris(_Clients):
@@ -134,8 +150,8 @@ class SlowLoris(_Clients):
     and never the end of the head. `closed_after` holds, for each one the server closed,
     the seconds it had been open."""
 
-    def __init__(self, port: int, count: int, every_s: float = 0.5):
-        super().__init__(port, count, every_s)
+    def __init__(self, port: int, count: int, every_s: float = 0.5, source: str = "") -> None:
+        super().__init__(port, count, every_s, source or "127.0.0.1")
         self.closed_after: list[float] = []
         self._opened_at: dict[int, float] = {}
         self._sent: dict[int, int] = {}  # lines sent, by descriptor
@@ -239,6 +255,28 @@ def _exchange(host: str, port: int, request: bytes, timeout_s: float) -> bytes:
         return answer
 
 
+class DescriptorPeak:
+    """The most descriptors process `pid` had open, sampled every 0.1 s in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fds", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.peak = max(self.peak, open_descriptors(self.pid))
+
+    def __enter__(self) -> DescriptorPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
 def open_descriptors(pid: int) -> int:
     """How many descriptors process `pid` has open now."""
     with contextlib.suppress(FileNotFoundError):
@@ -272,7 +310,7 @@ class FloodProcess:
 
 @contextlib.contextmanager
 def flood_process(
-    kind: str, port: int, count: int, every_s: float, workdir: Path
+    kind: str, port: int, count: int, every_s: float, workdir: Path, source: str = "127.0.0.1"
 ) -> Iterator[FloodProcess]:
     """`kind` clients in a child process, stopped on exit: idle (opened once, never a byte),
     churn (idle, and each one the server closes opened again every `every_s`) or slowloris."""
@@ -280,7 +318,8 @@ def flood_process(
     status.unlink(missing_ok=True)
     root = Path(__file__).resolve().parents[2]
     argv = [sys.executable, "-m", "tests.stack.flood", kind, "--port", str(port),
-            "--count", str(count), "--every", str(every_s), "--status", str(status)]  # fmt: skip
+            "--count", str(count), "--every", str(every_s), "--status", str(status),
+            "--source", source]  # fmt: skip
     with (workdir / f"flood-{kind}.log").open("ab") as log:
         proc = subprocess.Popen(argv, cwd=root, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -307,13 +346,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--every", type=float, default=1.0)
+    parser.add_argument("--source", default="127.0.0.1", help="a loopback address to come from")
     parser.add_argument("--status", type=Path, required=True)
     args = parser.parse_args(argv)
     _raise_own_limit()
     clients: _Clients = (
-        IdleFlood(args.port, args.count, args.every, reopen=args.kind == "churn")
+        IdleFlood(args.port, args.count, args.every, args.kind == "churn", args.source)
         if args.kind in {"idle", "churn"}
-        else SlowLoris(args.port, args.count, args.every)
+        else SlowLoris(args.port, args.count, args.every, args.source)
     )
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

@@ -20,10 +20,10 @@ import pytest
 
 from tests.conftest import require_binary, wait_for
 from tests.stack.flood import (
+    DescriptorPeak,
     FloodProcess,
     flood_process,
     healthz_latencies,
-    open_descriptors,
     rss_bytes,
 )
 from tests.stack.harness import Server, now_ms, spawn, stop
@@ -109,22 +109,10 @@ def _assert_unbroken(
         assert body["gaps"] == [], body
 
 
-class Settled:
-    """Whether the server has shed the flood's first wave: more than half closed, and no more
-    closed for `quiet_s`. (Connections the kernel's full accept queue held back come in
-    later, as their handshakes are retried, and are shed then.)"""
-
-    def __init__(self, flood: FloodProcess, quiet_s: float = 1.0) -> None:
-        self.flood = flood
-        self.quiet_s = quiet_s
-        self.last = (-1, time.monotonic())
-
-    def __call__(self) -> bool:
-        closed = self.flood.status()["closed_by_server"]
-        if closed != self.last[0]:
-            self.last = (closed, time.monotonic())
-            return False
-        return bool(closed >= 1000 and time.monotonic() - self.last[1] >= self.quiet_s)
+def _shedding(flood: FloodProcess) -> Callable[[], bool]:
+    """Whether the server has closed half of the flood's 2,000 connections (the old server
+    closed none)."""
+    return lambda: bool(flood.status()["closed_by_server"] >= 1000)
 
 
 def _log_size(server: Server) -> int:
@@ -138,10 +126,12 @@ def test_2000_idle_connections_from_one_address_cost_no_video_and_do_not_starve_
     log_before = _log_size(server)
     restarts = _restarts(server)
     began = now_ms()
-    with flood_process("idle", server.http_port, 2000, 1.0, server.root) as flood:
-        # The server keeps at most max_connections_per_address (256) of them.
-        wait_for("2,000 opened, the excess closed", Settled(flood), 20)
-        descriptors = open_descriptors(server.proc.pid)
+    with (
+        # 2,000 idle connections, each one the server closes opened again every second.
+        flood_process("churn", server.http_port, 2000, 1.0, server.root) as flood,
+        DescriptorPeak(server.proc.pid) as descriptors,
+    ):
+        wait_for("the flood shed by the server", _shedding(flood), 20)
         latencies = healthz_latencies(server.base, 200)
         ended = now_ms()
         status = flood.status()
@@ -152,9 +142,11 @@ def test_2000_idle_connections_from_one_address_cost_no_video_and_do_not_starve_
     print(
         f"/healthz under 2,000 idle connections: median {latencies.median * 1000:.1f} ms, "
         f"p99 {latencies.p99 * 1000:.1f} ms over {len(latencies.seconds)}; flood opened "
-        f"{opened}, server closed {shed}; server descriptors {descriptors}; log "
+        f"{opened}, server closed {shed}; server descriptors at most {descriptors.peak}; log "
         f"+{len(log)} bytes"
     )
+    # It held its per-address cap (256) of them, and stayed below the descriptor limit.
+    assert 256 < descriptors.peak < NOFILE
     assert latencies.failures == []
     # The issue's bound is 100 ms (a benchmark figure, docs/benchmarks.md); generous here.
     assert latencies.p99 <= 1.0
@@ -165,8 +157,40 @@ def test_2000_idle_connections_from_one_address_cost_no_video_and_do_not_starve_
     _assert_unbroken(server, began, ended, restarts)
 
 
+def test_at_the_total_cap_accept_and_the_segmenters_stay_clear_of_the_descriptor_limit(
+    tmp_path: Path,
+) -> None:
+    """The total cap (not the per-address one) is what the flood meets here: what the cap
+    does not see (connections accepted but not yet admitted, and closed but not yet
+    released) must fit in the reserve, or accept() and the segmenters meet EMFILE."""
+    many = {"max_connections_per_address": 100_000}
+    server = Server(tmp_path, KEYS, nofile=NOFILE, extra={"http": many})
+    server.start()
+    assert server.proc is not None
+    try:
+        with (
+            flood_process("churn", server.http_port, 2000, 1.0, tmp_path) as flood,
+            DescriptorPeak(server.proc.pid) as descriptors,
+        ):
+            wait_for("the flood shed by the server", _shedding(flood), 20)
+            latencies = healthz_latencies(server.base, 100)
+            shed = flood.status()["closed_by_server"]
+    finally:
+        server.stop()
+    log = server.log.read_text(errors="replace")
+    print(f"total cap: server closed {shed}, descriptors at most {descriptors.peak} of {NOFILE}")
+    assert "HTTP connections capped at 656, 656 per address" in log
+    assert 656 < descriptors.peak < NOFILE
+    assert "Too many open files" not in log
+    assert "out of system resource" not in log
+    assert latencies.failures == []
+
+
 def test_slow_loris_clients_are_closed_after_the_header_timeout(server: Server) -> None:
-    with flood_process("slowloris", server.http_port, 200, 0.5, server.root) as loris:
+    # From an address of their own: the other floods' stragglers (handshakes the kernel held
+    # back, admitted seconds later) would otherwise make room by closing these first.
+    slow = "127.0.0.2"
+    with flood_process("slowloris", server.http_port, 200, 0.5, server.root, slow) as loris:
         wait_for("200 slow clients closed", lambda: loris.status()["closed_by_server"] >= 200,
                  HEADER_TIMEOUT_S + 10)  # fmt: skip
         latencies = healthz_latencies(server.base, 20)

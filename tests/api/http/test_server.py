@@ -100,7 +100,7 @@ def test_drop_is_idempotent_and_forgets_the_address() -> None:
 def test_the_cap_keeps_descriptors_for_cameras_clips_backlog_and_the_rest() -> None:
     http = HttpSettings()
     reserve = reserved_descriptors(http, cameras=2, clip_slots=2)
-    assert reserve == http.reserve_fds + http.backlog + 2 * 16 + 2 * 8
+    assert reserve == http.reserve_fds + 4 * http.backlog + 2 * 16 + 2 * 8 == 368
     assert connection_cap(1024, reserve, configured=0) == 1024 - reserve
     assert connection_cap(1024, reserve, configured=100) == 100
     # Never above the descriptor limit, whatever is configured.
