@@ -566,6 +566,11 @@ def generate_config(cameras: list[tuple[str, str]], profile: str = "dev") -> str
         f'api_tokens = ["{secrets.token_urlsafe(24)}"]',
         f'relay_secret = "{secrets.token_urlsafe(24)}"',
         "",
+        "# RTMPS for the doorbells (docs/deploy.md): give the relay a certificate.",
+        "# [relay]",
+        '# tls_cert_file = "/etc/doorbell/relay.pem"',
+        '# tls_key_file = "/etc/doorbell/relay.key"',
+        "",
     ]
     for camera_id, name in cameras:
         lines += [

@@ -13,13 +13,15 @@ import contextlib
 import resource
 import selectors
 import socket
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import require_binary, wait_for
 from tests.stack.harness import Server, ffmpeg_publisher, free_port, now_ms, simcam, stop
 from tests.tlscerts import Pem, make_ca, make_server_cert
 
@@ -30,6 +32,7 @@ KEYS = {
     "back": "back-stream-key-0123456789",
     "side": "side-stream-key-0123456789",
     "porch": "porch-stream-key-0123456789",
+    "yard": "yard-stream-key-0123456789",
 }
 FLOODER = "127.0.0.2"
 FLOOD = 1100  # past the old relay's worker_connections (1024)
@@ -268,3 +271,77 @@ def test_a_second_publisher_of_a_live_camera_leaves_it_alone(
         assert "porch is already publishing from 127.0.0.1" in server.log.read_text()
     finally:
         stop(first)
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
+
+
+@contextlib.contextmanager
+def forwarder(source: str, port: int) -> Iterator[int]:
+    """A loopback TCP port whose connections reach the relay's `port` from `source`: ffmpeg
+    cannot pick its own source address. Yields the port; closes everything on exit."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    opened: list[socket.socket] = [listener]
+    threads: list[threading.Thread] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = listener.accept()
+                upstream = connect_from(source, port)
+                if upstream is None:
+                    client.close()
+                    continue
+                upstream.settimeout(None)  # a publisher hears little back: no read timeout
+                opened.extend((client, upstream))
+                for a, b in ((client, upstream), (upstream, client)):
+                    pump = threading.Thread(target=_pump, args=(a, b), daemon=True)
+                    pump.start()
+                    threads.append(pump)
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        for sock in opened:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        for thread in [acceptor, *threads]:
+            thread.join(5)
+
+
+def test_the_relay_sees_each_client_s_own_address_through_the_front(
+    server: Server, h264_file: Path
+) -> None:
+    """The front passes the client's address on (PROXY protocol): nginx-rtmp's on_publish
+    names it, and play stays limited to play_allow (a front that made every client
+    127.0.0.1 would let anyone play)."""
+    with forwarder(FLOODER, server.rtmp_port) as port:
+        url = f"rtmp://127.0.0.1:{port}/live/yard"
+        publisher = ffmpeg_publisher(h264_file, f"{url}?key={KEYS['yard']}", server.root / "y.log")
+        try:
+            wait_for("yard's video arriving", lambda: len(server.segment_files("yard")) >= 2, 20)
+            assert f"camera yard: publishing from {FLOODER}" in server.log.read_text()
+            probe = [require_binary("ffprobe"), "-v", "error", "-rw_timeout", "5000000"]
+            from_flooder = subprocess.run(
+                [*probe, url], capture_output=True, text=True, timeout=30, check=False
+            )
+            assert from_flooder.returncode != 0  # play refused: 127.0.0.2 is not in play_allow
+            local = f"rtmp://127.0.0.1:{server.rtmp_port}/live/yard"
+            from_loopback = subprocess.run(
+                [*probe, "-show_entries", "stream=codec_name", "-of", "csv=p=0", local],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            assert from_loopback.stdout.strip() == "h264", from_loopback.stderr
+        finally:
+            stop(publisher)
