@@ -55,15 +55,85 @@ class CameraSettings(BaseModel):
         return self.name or self.id
 
 
+# Values rendered into the relay's nginx.conf (and its callback URL) must not change its
+# meaning: no quotes, backslashes, '$' (a variable), ';', braces, '#' or whitespace.
+NGINX_SAFE_PATH = re.compile(r"^[^\s\"'\\$;{}#]{1,200}$")
+# The relay secret travels in the callback URL's query: URL-unreserved characters only
+# (what `doorbell init-config` generates).
+RELAY_SECRET = re.compile(r"^[A-Za-z0-9._~-]{1,200}$")
+CALLBACK_URL = re.compile(
+    r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$"
+)
+HOST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _nginx_path(value: Path | None) -> Path | None:
+    if value is not None and not NGINX_SAFE_PATH.match(str(value)):
+        raise ValueError(
+            f"{str(value)!r} cannot be written into nginx.conf: use a path without whitespace, "
+            "quotes, backslashes or any of $ ; { } #"
+        )
+    return value
+
+
 class RelaySettings(BaseModel):
-    """The nginx-rtmp relay: run by the server (default) or external (compose, --no-relay)."""
+    """The nginx-rtmp relay: run by the server (default) or external (compose, --no-relay).
+
+    One nginx process: its `stream` module is the front (per-address connection cap,
+    handshake timeouts, TLS for RTMPS) and hands every connection to nginx-rtmp on a
+    unix socket, with the client's address in a PROXY protocol header."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = Field(default=True, description="start nginx-rtmp as a supervised child")
     # The relay must be reachable by the doorbell on the LAN; publishing needs a stream key.
-    listen_host: str = Field(default="0.0.0.0", description="address nginx-rtmp listens on")  # noqa: S104
-    port: int = Field(default=1935, ge=1, le=65535)
+    listen_host: str = Field(default="0.0.0.0", description="address the relay listens on")  # noqa: S104
+    port: int = Field(
+        default=1935,
+        ge=1,
+        le=65535,
+        description="plain RTMP port: publishers (when plain_rtmp) and the segmenters' pulls",
+    )
+    plain_rtmp: bool | None = Field(
+        default=None,
+        description="accept plain RTMP on listen_host:port; false: that port listens on "
+        "127.0.0.1 only (the segmenters on this machine) and doorbells publish over RTMPS; "
+        "default: true, except with profile 'prod' and a TLS certificate",
+    )
+    rtmps_port: int = Field(
+        default=1936,
+        ge=1,
+        le=65535,
+        description="RTMPS port (TLS terminated by nginx in front of nginx-rtmp), opened when "
+        "tls_cert_file is set",
+    )
+    tls_cert_file: Path | None = Field(
+        default=None,
+        description="PEM certificate chain for RTMPS (the relay's own: it may run on another "
+        "host); none: no RTMPS listener",
+    )
+    tls_key_file: Path | None = Field(default=None, description="its PEM private key")
+    max_conns_per_addr: int = Field(
+        default=8,
+        ge=1,
+        le=1000,
+        description="connections one address may hold open to the relay (the play_allow "
+        "addresses, the segmenters, are not counted)",
+    )
+    handshake_timeout_s: int = Field(
+        default=10,
+        ge=1,
+        le=120,
+        description="a connection that has not completed its TLS or RTMP handshake by then "
+        "is closed",
+    )
+    worker_connections: int = Field(
+        default=4096,
+        ge=256,
+        le=65536,
+        description="nginx's connection cap (each client takes two: front and nginx-rtmp)",
+    )
     pull_host: str = Field(
         default="127.0.0.1", description="where the segmenters reach the relay to pull"
     )
@@ -80,6 +150,10 @@ class RelaySettings(BaseModel):
         default=Path("/usr/lib/nginx/modules/ngx_rtmp_module.so"),
         description="path of Debian's libnginx-mod-rtmp module",
     )
+    stream_module: Path = Field(
+        default=Path("/usr/lib/nginx/modules/ngx_stream_module.so"),
+        description="path of Debian's libnginx-mod-stream module",
+    )
     run_dir: Path | None = Field(default=None, description="default <data_dir>/relay")
     ready_timeout_s: float = Field(default=10.0, gt=0, le=120)
 
@@ -90,6 +164,40 @@ class RelaySettings(BaseModel):
             if item != "all":
                 ipaddress.ip_network(item, strict=False)
         return value
+
+    @field_validator("module", "stream_module", "tls_cert_file", "tls_key_file", "run_dir")
+    @classmethod
+    def _paths(cls, value: Path | None) -> Path | None:
+        return _nginx_path(value)
+
+    @field_validator("listen_host", "pull_host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if _is_ip(value) or HOST_NAME.match(value):
+            return value
+        raise ValueError(f"{value!r} is neither an IP address nor a host name")
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callback(cls, value: str) -> str:
+        if value and not CALLBACK_URL.match(value):
+            raise ValueError(
+                f"{value!r} must be an http(s)://host[:port][/path] URL of letters, digits "
+                "and . _ ~ / -"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> RelaySettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file: set both (RTMPS) or neither")
+        if self.tls_cert_file is not None and self.rtmps_port == self.port:
+            raise ValueError(f"rtmps_port and port must differ (both {self.port})")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert_file is not None
 
 
 class EventSettings(BaseModel):
@@ -303,6 +411,7 @@ class Settings(BaseSettings):
             raise ValueError("api_tokens: at least one bearer token is required")
         if not self.relay_secret.get_secret_value():
             raise ValueError("relay_secret: required (any random string of 16+ chars)")
+        self._check_relay()
         if self.profile != "dev":
             weak = [
                 name
@@ -315,6 +424,31 @@ class Settings(BaseSettings):
                     "refused outside profile='dev'; run `doorbell init-config` for random ones"
                 )
         return self
+
+    def _check_relay(self) -> None:
+        """What reaches the relay's nginx.conf is safe there, and the segmenters can pull."""
+        if not RELAY_SECRET.match(self.relay_secret.get_secret_value()):
+            raise ValueError(
+                "relay_secret: 1-200 of A-Z a-z 0-9 . _ ~ - (it is part of the relay's "
+                "callback URL); run `doorbell init-config` for a random one"
+            )
+        try:
+            _nginx_path(self.relay_run_dir)
+        except ValueError as exc:
+            raise ValueError(f"relay.run_dir (default <data_dir>/relay): {exc}") from exc
+        if not self.relay_plain_rtmp and self.relay.pull_host not in LOOPBACK_HOSTS:
+            raise ValueError(
+                f"relay.pull_host {self.relay.pull_host!r}: with plain_rtmp off the plain RTMP "
+                "port listens on 127.0.0.1 only, where the segmenters pull; set pull_host = "
+                '"127.0.0.1" or plain_rtmp = true (and firewall the port)'
+            )
+
+    @property
+    def relay_plain_rtmp(self) -> bool:
+        """Whether doorbells may publish plain RTMP (see RelaySettings.plain_rtmp)."""
+        if self.relay.plain_rtmp is not None:
+            return self.relay.plain_rtmp
+        return self.profile == "dev" or not self.relay.tls
 
     def _secrets(self) -> list[tuple[str, str]]:
         out = [(f"api_tokens[{i}]", t.get_secret_value()) for i, t in enumerate(self.api_tokens)]
@@ -431,6 +565,11 @@ def generate_config(cameras: list[tuple[str, str]], profile: str = "dev") -> str
         f'profile = "{profile}"',
         f'api_tokens = ["{secrets.token_urlsafe(24)}"]',
         f'relay_secret = "{secrets.token_urlsafe(24)}"',
+        "",
+        "# RTMPS for the doorbells (docs/deploy.md): give the relay a certificate.",
+        "# [relay]",
+        '# tls_cert_file = "/etc/doorbell/relay.pem"',
+        '# tls_key_file = "/etc/doorbell/relay.key"',
         "",
     ]
     for camera_id, name in cameras:

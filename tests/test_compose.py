@@ -270,10 +270,12 @@ def test_compose_settings_load(settings: Settings) -> None:
 
 
 def test_relay_conf_rendered_from_the_compose_settings(settings: Settings, tmp_path: Path) -> None:
-    conf = render_conf(settings, tmp_path)
+    conf = render_conf(settings, tmp_path, 19350)
     secret = settings.relay_secret.get_secret_value()
-    assert "listen 0.0.0.0:1935;" in conf
+    assert "listen 0.0.0.0:1935;" in conf  # the stream front; dev keeps plain RTMP
+    assert settings.relay_plain_rtmp
     assert "allow play 172.28.0.10;" in conf
+    assert "        172.28.0.10 1;" in conf  # the server's segmenters: not held to the cap
     assert conf.index("allow play 172.28.0.10;") < conf.index("deny play all;")
     assert "access_log off;" in conf
     assert f"on_publish http://server:8000/internal/relay/on_publish?secret={secret};" in conf

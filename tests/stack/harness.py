@@ -75,6 +75,7 @@ class Server:
     buffer_seconds: int = 60
     extra: dict[str, Any] = field(default_factory=dict)
     relay: bool = True
+    relay_extra: dict[str, Any] = field(default_factory=dict)  # more [relay] settings
     # Fake FCM: firebase-admin in the server process sends there (tests/stack/run_server.py).
     fcm_url: str | None = None
     http_port: int = field(default_factory=free_port)
@@ -98,6 +99,7 @@ class Server:
         ]
         lines += [f"{k} = {_toml(v)}" for k, v in self.extra.items()]
         lines += ["[relay]", f"port = {self.rtmp_port}", f"enabled = {json.dumps(self.relay)}"]
+        lines += [f"{k} = {_toml(v)}" for k, v in self.relay_extra.items()]
         for camera_id, key in self.cameras.items():
             lines += [
                 "[[cameras]]",
