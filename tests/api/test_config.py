@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +127,24 @@ def test_init_config_refuses_to_overwrite(tmp_path: Path, monkeypatch: pytest.Mo
     assert [c.id for c in load_settings(path).cameras] == ["front", "back"]
     assert path.stat().st_mode & 0o077 == 0
     assert main(["init-config", str(path)]) == 2
+
+
+def test_init_config_writes_0600_also_over_a_readable_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    previous = os.umask(0o022)
+    try:
+        path = tmp_path / "c.toml"
+        path.write_text("# an old config, readable by everyone\n")
+        path.chmod(0o644)
+        assert main(["init-config", str(path), "--force"]) == 0
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert load_settings(path).cameras[0].id == "front"
+        assert stat.S_IMODE((tmp_path / "var").stat().st_mode) == 0o700  # the data directory
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml", "var"]
+    finally:
+        os.umask(previous)
 
 
 def test_init_config_makes_the_web_push_key_once(
