@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 from api.config import Settings, generate_config
 from api.errors import ConfigError
 from api.logs import configure as configure_logging
-from common.private import UnsafePath, private_dir, write_private
+from api.private import UnsafePath, private_dir, write_private
 from common.settings import EXIT_CONFIG, settings_or_exit
 
 if TYPE_CHECKING:
@@ -74,8 +74,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _claim_or_exit(settings: Settings) -> StateClaim:
     """The server's claim on its state directories (`api.state`), or a message and exit
     status 4 (another server holds them) or 2 (a directory that is not safely ours)."""
+    from api.private import InUse
     from api.state import claim_state
-    from common.private import InUse
 
     try:
         return claim_state(settings)

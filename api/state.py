@@ -1,5 +1,5 @@
 """The server's claim on its state: every directory it writes made private (0700, ours; see
-`common.private`), the SQLite files 0600, and a lock on the data, buffer and clip cache
+`api.private`), the SQLite files 0600, and a lock on the data, buffer and clip cache
 directories held for the server's life, so a second server on the same paths is refused
 before it touches anything (no migration, no cache sweep, no segmenter start)."""
 
@@ -12,8 +12,8 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from api.config import Settings
+from api.private import DirLock, private_dir, private_file
 from api.video.cachedir import open_cache_dir
-from common.private import DirLock, private_dir, private_file
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +38,8 @@ class StateClaim:
 
 def claim_state(settings: Settings) -> StateClaim:
     """Lock and make private what `settings` say the server writes. Raises
-    `common.private.InUse` (another process holds a lock: nothing was changed beyond the
-    directories' modes) or `common.private.UnsafePath` (a directory that is not ours)."""
+    `api.private.InUse` (another process holds a lock: nothing was changed beyond the
+    directories' modes) or `api.private.UnsafePath` (a directory that is not ours)."""
     claim = StateClaim()
     try:
         for directory in _locked_dirs(settings):

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from api.config import Settings, generate_config, load_settings
-from common.private import write_private
+from api.private import write_private
 
 HEALTH_TIMEOUT_S = 30.0
 

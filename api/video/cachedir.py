@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path
 
-from common.private import LOCK_NAME, UnsafePath, private_dir
+from api.private import LOCK_NAME, UnsafePath, private_dir
 
 OWN_PREFIX = "doorbell-clip."
 _SHOWN = 5  # foreign names quoted in the refusal

@@ -12,9 +12,9 @@ from asgi_lifespan import LifespanManager
 
 from api.app import create_app
 from api.config import Settings
+from api.private import LOCK_NAME, InUse, UnsafePath
 from api.state import claim_state
 from api.video.cachedir import file_name
-from common.private import LOCK_NAME, InUse, UnsafePath
 from tests.api.conftest import serve
 from tests.api.fakes import FakeBuffer
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from api.private import UnsafePath
 from api.video.cachedir import file_name, is_own
 from api.video.clips import ClipService
-from common.private import UnsafePath
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from common.private import (
+from api.private import (
     LOCK_NAME,
     DirLock,
     InUse,
