@@ -68,6 +68,7 @@ def test_loads_toml_and_env_overrides(tmp_path: Path, monkeypatch: pytest.Monkey
         ),
         (('"a-long-random-token-0123456789"', '"dev-token"'), "", "api_tokens[0]"),
         (('"a-long-stream-key-0123456789"', '"short"'), "", "cameras[front].stream_key"),
+        (("buffer_seconds = 60", '[ops]\nmetrics_token = "short"'), "", "ops.metrics_token"),
     ],
 )
 def test_invalid_settings_name_the_field(
@@ -118,6 +119,10 @@ def test_generated_config_has_fresh_secrets_that_load(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, a))
     assert settings.cameras[0].name == 'Front "door"'
     assert settings.api_tokens[0].get_secret_value() not in b
+    metrics_token = settings.ops.metrics_token.get_secret_value()
+    assert len(metrics_token) >= 16
+    assert metrics_token not in b
+    assert metrics_token in settings.ops_tokens
 
 
 def test_init_config_refuses_to_overwrite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

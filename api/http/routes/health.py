@@ -24,6 +24,7 @@ router = APIRouter(tags=["operations"])
 ERROR_OUT = "#/components/schemas/ErrorOut"  # declared by the other routes' error answers
 
 ops_bearer = HTTPBearer(
+    scheme_name="OperationsToken",
     auto_error=False,
     description="a service token (api_tokens) or the metrics token (ops.metrics_token)",
 )
