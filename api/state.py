@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from api.config import Settings
 from api.private import DirLock, private_dir, private_file
@@ -72,7 +73,10 @@ def _locked_dirs(settings: Settings) -> list[Path]:
 def _private_sqlite(url: str) -> None:
     """The SQLite database file made 0600 before SQLite makes it (its -wal and -shm files
     take the database's mode), and ones an earlier version left readable tightened."""
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return  # not a URL: opening the database says so, naming database_url
     if parsed.get_backend_name() != "sqlite" or not parsed.database:
         return
     if parsed.database == ":memory:" or parsed.database.startswith("file:"):

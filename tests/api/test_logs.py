@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -13,7 +16,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from api.app import AccountOptions, create_app
-from api.config import Settings
+from api.config import Settings, generate_config
 from api.logs import SECRET_LOGGERS, Redact, quiet_secret_loggers, redact
 from common.clock import wall_ms
 from tests.api.conftest import BASE_URL, DEVICE_TOKEN, TOKEN
@@ -99,3 +102,20 @@ def test_what_still_looks_like_a_secret_is_blanked() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "link %s", ("/a?sig=zz",), None)
     assert Redact().filter(record)
     assert record.getMessage() == "link /a?sig=<redacted>"
+
+
+def test_the_command_line_at_debug_writes_no_secret(tmp_path: Path) -> None:
+    """`doorbell --log-level DEBUG user add`: its database work is logged at DEBUG by aiosqlite
+    (with each statement's parameters) unless the server's logging holds it back."""
+    config = tmp_path / "doorbell.toml"
+    config.write_text(f'data_dir = "{tmp_path / "var"}"\n' + generate_config([("front", "Front")]))
+    password = "a password nobody may read in a log"
+    done = subprocess.run(
+        [sys.executable, "-m", "api", "--log-level", "DEBUG", "user", "add", "ana",
+         "--password-stdin", "--config", str(config)],
+        input=password + "\n", capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert " DEBUG " in done.stderr  # the level was in effect
+    for secret in (password, "$argon2id$"):
+        assert secret not in done.stderr
