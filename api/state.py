@@ -1,7 +1,8 @@
 """The server's claim on its state: every directory it writes made private (0700, ours; see
 `api.private`), the SQLite files 0600, and a lock on the data, buffer and clip cache
-directories held for the server's life, so a second server on the same paths is refused
-before it touches anything (no migration, no cache sweep, no segmenter start)."""
+directories (and on a media directory outside the data directory) held for the server's
+life, so a second server on the same paths is refused before it touches anything (no
+migration, no cache sweep, no segmenter start)."""
 
 from __future__ import annotations
 
@@ -60,10 +61,15 @@ def claim_state(settings: Settings) -> StateClaim:
 
 
 def _locked_dirs(settings: Settings) -> list[Path]:
-    """The data and buffer directories, and the clip cache when it is not in the buffer
-    directory (its default): each is locked on its own."""
+    """The data and buffer directories, and the clip cache and the media directory when they
+    are not inside those (their defaults): each is locked on its own."""
     found: list[Path] = []
-    for directory in (settings.data_dir, settings.buffer_dir, settings.clip_dir):
+    for directory in (
+        settings.data_dir,
+        settings.buffer_dir,
+        settings.clip_dir,
+        settings.media_root,
+    ):
         absolute = directory.absolute()
         if not any(absolute.is_relative_to(d) for d in found):
             found.append(absolute)

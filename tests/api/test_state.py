@@ -93,6 +93,23 @@ async def test_a_shared_buffer_is_refused_even_with_another_data_dir(
     claim_state(other).release()
 
 
+def test_a_shared_media_directory_of_its_own_is_locked_too(
+    tier_settings: Settings, tmp_path: Path
+) -> None:
+    media = tmp_path / "media-elsewhere"
+    first = tier_settings.model_copy(update={"media_dir": media})
+    second = first.model_copy(
+        update={"data_dir": tmp_path / "data-2", "buffer_dir": tmp_path / "buffer-2"}
+    )
+    claim = claim_state(first)
+    try:
+        with pytest.raises(InUse) as refused:
+            claim_state(second)
+        assert refused.value.directory == media
+    finally:
+        claim.release()
+
+
 def test_a_buffer_directory_of_someone_else_is_refused(
     tier_settings: Settings, tmp_path: Path
 ) -> None:
