@@ -53,6 +53,7 @@ from api.push.vapid import VapidSigner, load_or_create_key
 from api.push.webpush import WebPushNotifier
 from api.relay.presence import Presence
 from api.relay.process import Relay
+from api.state import StateClaim, claim_state
 from api.store import Database, StoreError
 from api.supervisor import FatalHandler, Supervisor
 from api.video.clips import ClipService
@@ -73,16 +74,21 @@ def create_app(
     buffers: Buffers | None = None,
     notifier: Notifier | None = None,
     accounts: AccountOptions | None = None,
+    state: StateClaim | None = None,
 ) -> FastAPI:
     """The server. `on_fatal` is called when a supervised loop dies (the CLI then exits).
     `buffers` (one per configured camera) and `notifier` replace the segmenters and the
     push channels (FCM and Web Push, routed by device) built from the settings: tests hand in
     fakes held to the same protocols. `accounts`: the clock and password hashing of sign-ins
-    (tests: a fake clock, cheap argon2 parameters)."""
+    (tests: a fake clock, cheap argon2 parameters). `state`: the claim on the state
+    directories (`api.state`) when the caller took it; else the lifespan takes it first."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[AppState]:
         async with contextlib.AsyncExitStack() as stack:
+            if state is None:
+                claim = await asyncio.to_thread(claim_state, settings)
+                stack.callback(claim.release)
             yield await _start(
                 settings, stack, on_fatal, buffers, notifier, accounts or AccountOptions()
             )

@@ -298,6 +298,19 @@ class PushSettings(BaseModel):
         return value
 
 
+class OpsSettings(BaseModel):
+    """Operations endpoints: who reads /metrics and the details of /healthz."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metrics_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="a bearer token that reads /metrics and /healthz's details and nothing "
+        "else (Prometheus: authorization.credentials); the service tokens (api_tokens) read "
+        "them too; empty: only those",
+    )
+
+
 class AccountsSettings(BaseModel):
     """People who sign in to the web app: how long a sign-in lasts."""
 
@@ -356,7 +369,8 @@ class Settings(BaseSettings):
     clip_cache_dir: Path | None = Field(
         default=None,
         description="assembled clips, kept briefly for repeats and ranges; default "
-        "<buffer_dir>/.clips (this server's own: it is emptied at start)",
+        "<buffer_dir>/.clips; it must hold nothing but the cache's own files, which are the "
+        "only ones it deletes (at start, at stop, and when pruning)",
     )
     clip_cache_seconds: int = Field(default=120, ge=0, le=86_400)
     clip_cache_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
@@ -400,6 +414,7 @@ class Settings(BaseSettings):
     events: EventSettings = Field(default_factory=EventSettings)
     push: PushSettings = Field(default_factory=PushSettings)
     accounts: AccountsSettings = Field(default_factory=AccountsSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -453,6 +468,8 @@ class Settings(BaseSettings):
     def _secrets(self) -> list[tuple[str, str]]:
         out = [(f"api_tokens[{i}]", t.get_secret_value()) for i, t in enumerate(self.api_tokens)]
         out.append(("relay_secret", self.relay_secret.get_secret_value()))
+        if self.ops.metrics_token.get_secret_value():
+            out.append(("ops.metrics_token", self.ops.metrics_token.get_secret_value()))
         out += [
             (f"cameras[{c.id}].stream_key", c.stream_key.get_secret_value()) for c in self.cameras
         ]
@@ -478,6 +495,13 @@ class Settings(BaseSettings):
         """The camera's display name (its id when it has none, or is not configured)."""
         camera = self.camera(camera_id)
         return camera.display_name if camera is not None else camera_id
+
+    @property
+    def ops_tokens(self) -> list[str]:
+        """The bearer tokens that read /metrics and /healthz's details."""
+        tokens = [t.get_secret_value() for t in self.api_tokens]
+        metrics = self.ops.metrics_token.get_secret_value()
+        return [*tokens, metrics] if metrics else tokens
 
     @property
     def clip_dir(self) -> Path:
@@ -570,6 +594,10 @@ def generate_config(cameras: list[tuple[str, str]], profile: str = "dev") -> str
         "# [relay]",
         '# tls_cert_file = "/etc/doorbell/relay.pem"',
         '# tls_key_file = "/etc/doorbell/relay.key"',
+        "",
+        "[ops]",
+        "# Prometheus reads /metrics with this bearer token (and nothing else with it).",
+        f'metrics_token = "{secrets.token_urlsafe(24)}"',
         "",
     ]
     for camera_id, name in cameras:

@@ -297,6 +297,6 @@ def test_relay_callbacks_need_the_relay_secret(server: Server) -> None:
 
 
 def test_metrics_report_the_buffer(server: Server) -> None:
-    text = server.get("/metrics", token=None).text
+    text = server.get("/metrics").text
     assert 'doorbell_buffer_seconds{camera="front"}' in text
     assert 'doorbell_loop_up{loop="relay"} 1' in text
