@@ -44,6 +44,7 @@ from api.http.routes import (
     tokens,
     video,
 )
+from api.http.security import SecurityHeaders
 from api.http.signing import UrlSigner
 from api.metrics import Metrics, Sample, SeriesKind
 from api.push.dispatcher import PushDispatcher
@@ -116,6 +117,7 @@ def create_app(
     app.include_router(relay_hooks.router)
     webapp.mount(app, settings.app_dir)  # last: it answers every other GET with the app
     handlers.install(app, assembly_errors=(ClipError,))
+    app.add_middleware(SecurityHeaders, script_csp=webapp.APP_CSP)
     return app
 
 
