@@ -102,8 +102,11 @@ def create_app(
         responses=handlers.error_responses(
             401,
             403,
+            503,
             _403="a signed URL that is expired or not valid for this path, a missing or "
             "wrong X-CSRF-Token with the session cookie, or no user where one is needed",
+            # Users' API tokens and sessions are looked up in the store, on every route.
+            _503="the event store is unavailable (Retry-After); a route may say more",
         ),
     )
     for module in (cameras, video, events, devices, push, session, tokens):

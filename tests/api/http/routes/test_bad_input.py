@@ -135,3 +135,19 @@ async def test_a_store_failure_on_the_agent_route_is_503_with_the_server_time(
     assert "event store is unavailable" in body["detail"]
     assert isinstance(body["server_time_ms"], int)
     assert response.headers["retry-after"] == "2"
+
+
+@pytest.mark.parametrize("body", [b"\xff", b'{"ids": ["\xe9"]}'])
+async def test_a_body_that_is_not_utf8_json_is_422_in_the_declared_shape(
+    server: InProcess, body: bytes
+) -> None:
+    response = await server.client.post(
+        "/api/v1/events/delete", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422  # was FastAPI's 400, declared nowhere
+    answer = response.json()
+    assert answer["parameter"] == "body"
+    assert "not JSON in UTF-8" in answer["detail"]
+    assert answer["errors"] == [
+        {"field": "body", "problem": "not JSON in UTF-8 (UnicodeDecodeError)"}
+    ]
