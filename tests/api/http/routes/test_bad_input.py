@@ -5,14 +5,16 @@ an agent time whose arithmetic overflows a float."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
+from typing import Any
 
 import pytest
 
 from api.config import Settings
 from common.clock import MAX_EPOCH_MS, wall_ms
-from tests.api.conftest import InProcess
+from tests.api.conftest import DEVICE_TOKEN, InProcess
 
 pytestmark = pytest.mark.anyio
 
@@ -151,3 +153,30 @@ async def test_a_body_that_is_not_utf8_json_is_422_in_the_declared_shape(
     assert answer["errors"] == [
         {"field": "body", "problem": "not JSON in UTF-8 (UnicodeDecodeError)"}
     ]
+
+
+@pytest.mark.parametrize("declared", [b"\xb2", b"9" * 5000])
+async def test_an_agent_content_length_int_refuses_is_not_a_500(
+    server: InProcess, declared: bytes
+) -> None:
+    """A declared length `isdigit` takes but `int` refuses (a server's HTTP parser would stop
+    it first; the route does not count on that): the body is read, bounded, as it comes."""
+    body = json.dumps(ring()).encode()
+    headers = [(b"authorization", f"Bearer {DEVICE_TOKEN}".encode()), (b"content-length", declared)]
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/api/v1/agent/events", "raw_path": b"/api/v1/agent/events",
+        "query_string": b"", "root_path": "", "headers": headers,
+        "client": ("127.0.0.1", 1), "server": ("doorbell.test", 80),
+    }  # fmt: skip
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await server.app(scope, receive, send)  # type: ignore[arg-type]
+    status = sent[0]["status"]
+    assert status == (201 if declared == b"\xb2" else 413)
