@@ -32,8 +32,12 @@ class EventDetail(EventOut):
     deliveries: list[DeliveryOut] = Field(description="every push attempt for this event")
 
 
+# Event ids are UUIDs (36 characters); anything much longer is not one.
+EventId = Annotated[str, Field(max_length=64)]
+
+
 class DeleteRequest(BaseModel):
-    ids: list[str] = Field(max_length=MAX_DELETE, description="event ids to delete")
+    ids: list[EventId] = Field(max_length=MAX_DELETE, description="event ids to delete")
 
 
 class DeleteResult(BaseModel):

@@ -180,3 +180,9 @@ async def test_an_agent_content_length_int_refuses_is_not_a_500(
     await server.app(scope, receive, send)  # type: ignore[arg-type]
     status = sent[0]["status"]
     assert status == (201 if declared == b"\xb2" else 413)
+
+
+async def test_event_ids_to_delete_are_bounded(server: InProcess) -> None:
+    response = await server.client.post("/api/v1/events/delete", json={"ids": ["e" * 100_000]})
+    assert response.status_code == 422
+    assert response.json()["parameter"] == "body.ids.0"
