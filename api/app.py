@@ -44,6 +44,7 @@ from api.http.routes import (
     tokens,
     video,
 )
+from api.http.security import SecurityHeaders
 from api.http.signing import UrlSigner
 from api.metrics import Metrics, Sample, SeriesKind
 from api.push.dispatcher import PushDispatcher
@@ -107,8 +108,11 @@ def create_app(
         responses=handlers.error_responses(
             401,
             403,
+            503,
             _403="a signed URL that is expired or not valid for this path, a missing or "
             "wrong X-CSRF-Token with the session cookie, or no user where one is needed",
+            # Users' API tokens and sessions are looked up in the store, on every route.
+            _503="the event store is unavailable (Retry-After); a route may say more",
         ),
     )
     for module in (cameras, video, events, devices, push, session, tokens):
@@ -122,6 +126,7 @@ def create_app(
     app.include_router(relay_hooks.router)
     webapp.mount(app, settings.app_dir)  # last: it answers every other GET with the app
     handlers.install(app, assembly_errors=(ClipError,))
+    app.add_middleware(SecurityHeaders, script_csp=webapp.APP_CSP)
     return app
 
 
