@@ -33,6 +33,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.http.tls import ServerTls, uvicorn_options
 
     overrides: dict[str, object] = {}
     if args.host:
@@ -44,6 +45,11 @@ def _serve(args: argparse.Namespace) -> int:
         settings = settings.model_copy(
             update={"relay": settings.relay.model_copy(update={"enabled": False})}
         )
+    try:
+        tls, settings = ServerTls.build(settings)
+    except ConfigError as exc:
+        print(f"doorbell: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     fatal: list[str] = []
     server: uvicorn.Server | None = None
 
@@ -55,10 +61,15 @@ def _serve(args: argparse.Namespace) -> int:
 
     app = create_app(settings, on_fatal=on_fatal)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_config=None, access_log=False
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        **uvicorn_options(settings, tls),
     )
     server = uvicorn.Server(config)
-    asyncio.run(server.serve())
+    asyncio.run(server.serve() if tls is None else tls.serve(server, server.serve()))
     if fatal:
         return EXIT_FATAL
     return 0 if server.started else EXIT_FATAL
