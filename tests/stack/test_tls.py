@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from tests.certs import SelfSigned, presented_serial, self_signed
-from tests.conftest import wait_for
-from tests.stack.harness import TOKEN, Server, ffmpeg_publisher, stop
+from tests.conftest import require_binary, wait_for
+from tests.stack.harness import TOKEN, Server, ffmpeg_publisher, free_port, spawn, stop
 
 pytestmark = pytest.mark.stack
 
@@ -80,11 +80,7 @@ def start(root: Path, reload_check_s: float, relay: bool = False) -> TlsServer:
         "reload_check_s": reload_check_s,
     }
     server = TlsServer(root, KEYS, relay=relay, extra={"tls": tls}, trusted=first)
-    subprocess.run(
-        [sys.executable, "-m", "api", "user", "add", USER, "--password-stdin",
-         "--config", str(server.config)],
-        input=f"{PASSWORD}\n", text=True, check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
+    add_user(server)
     server.start()
     return server
 
@@ -180,3 +176,99 @@ def test_sighup_reloads_the_certificate_and_keeps_the_server(on_sighup: TlsServe
     assert on_sighup.proc.poll() is None
     on_sighup.trusted = second
     assert on_sighup.get("/healthz").status_code == 200
+
+
+CADDYFILE = Path(__file__).resolve().parents[2] / "infra" / "caddy" / "Caddyfile"
+SITE = "{$DOORBELL_DOMAIN:localhost} {"
+
+
+def caddy(root: Path, upstream: int, cert: SelfSigned) -> tuple[subprocess.Popen[bytes], int]:
+    """The shipped Caddyfile run by Caddy on a free port, with the test's certificate in
+    place of an ACME one and nothing written outside `root`."""
+    binary = require_binary("caddy")
+    port = free_port()
+    cert.write(root / "proxy-cert.pem", root / "proxy-key.pem")
+    text = CADDYFILE.read_text(encoding="utf-8")
+    assert text.count(SITE) == 1
+    text = text.replace(SITE, f"{SITE}\n\ttls {root / 'proxy-cert.pem'} {root / 'proxy-key.pem'}")
+    config = root / "Caddyfile"
+    config.write_text(
+        f"{{\n\tadmin off\n\tskip_install_trust\n\thttp_port {free_port()}\n"
+        f"\tstorage file_system {root / 'caddy-data'}\n}}\n\n{text}"
+    )
+    env = {
+        "HOME": str(root), "XDG_DATA_HOME": str(root), "XDG_CONFIG_HOME": str(root),
+        "DOORBELL_DOMAIN": f"https://127.0.0.1:{port}",
+        "DOORBELL_UPSTREAM": f"127.0.0.1:{upstream}",
+    }  # fmt: skip
+    argv = [binary, "run", "--config", str(config), "--adapter", "caddyfile"]
+    return spawn(argv, root / "caddy.log", env), port
+
+
+def session_cookie_attributes(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [a.strip().lower() for a in response.headers["set-cookie"].split(";")[1:]]
+
+
+@pytest.fixture
+def plain(tmp_path: Path) -> Iterator[Server]:
+    (tmp_path / "plain").mkdir()
+    server = Server(tmp_path / "plain", KEYS, relay=False)
+    add_user(server)
+    server.start()
+    yield server
+    server.stop()
+
+
+def add_user(server: Server) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "api", "user", "add", USER, "--password-stdin",
+         "--config", str(server.config)],
+        input=f"{PASSWORD}\n", text=True, check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_behind_caddy_the_cookie_is_secure_and_hsts_is_sent(plain: Server, tmp_path: Path) -> None:
+    cert = self_signed()
+    proc, port = caddy(tmp_path, plain.http_port, cert)
+    try:
+        with httpx.Client(
+            base_url=f"https://127.0.0.1:{port}", verify=cert.client_context(), timeout=5
+        ) as client:
+            health = wait_for("caddy up", lambda: _get_or_none(client, "/healthz"), 30)
+            assert health.status_code == 200
+            assert health.headers["strict-transport-security"] == "max-age=31536000"
+            response = client.post("/api/v1/session", json={"username": USER, "password": PASSWORD})
+            assert "secure" in session_cookie_attributes(response)
+    finally:
+        stop(proc)
+    # The same server reached directly in plain HTTP: no Secure, no HSTS.
+    direct = httpx.post(
+        f"{plain.base}/api/v1/session", json={"username": USER, "password": PASSWORD}, timeout=5
+    )
+    assert "secure" not in session_cookie_attributes(direct)
+    assert "strict-transport-security" not in direct.headers
+
+
+def _get_or_none(client: httpx.Client, path: str) -> httpx.Response | None:
+    try:
+        return client.get(path)
+    except httpx.HTTPError:
+        return None
+
+
+def test_forwarded_proto_from_an_untrusted_address_is_ignored(tmp_path: Path) -> None:
+    server = Server(tmp_path, KEYS, relay=False, extra={"tls": {"trusted_proxies": ["10.9.9.9"]}})
+    add_user(server)
+    server.start()
+    try:
+        spoofed = httpx.post(
+            f"{server.base}/api/v1/session",
+            json={"username": USER, "password": PASSWORD},
+            headers={"X-Forwarded-Proto": "https"},
+            timeout=5,
+        )
+        assert "secure" not in session_cookie_attributes(spoofed)
+        assert "strict-transport-security" not in spoofed.headers
+    finally:
+        server.stop()
