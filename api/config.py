@@ -562,4 +562,12 @@ def generate_config(cameras: list[tuple[str, str]], profile: str = "dev") -> str
             f'device_token = "{secrets.token_urlsafe(24)}"',
             "",
         ]
+    lines += [
+        "# HTTPS (docs/deploy.md#https): Caddy in front with host = 127.0.0.1 (the default),",
+        "# or the server's own certificate:",
+        "# [tls]",
+        '# cert_file = "/etc/doorbell/tls/fullchain.pem"',
+        '# key_file = "/etc/doorbell/tls/privkey.pem"',
+        "",
+    ]
     return "\n".join(lines)

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from api.cli import main
-from api.config import Settings, TlsSettings, is_loopback
+from api.config import Settings, TlsSettings, generate_config, is_loopback, load_settings
 from tests.certs import self_signed
 
 BASE: dict[str, Any] = {
@@ -139,3 +139,20 @@ def test_serve_refuses_a_key_that_does_not_match(
     err = capsys.readouterr().err
     assert "the private key does not belong to the certificate" in err
     assert str(other) in err
+
+
+def test_the_generated_config_shows_tls_and_loads_with_it_uncommented(
+    pem: tuple[Path, Path], tmp_path: Path
+) -> None:
+    text = generate_config([("front", "Front door")], profile="prod")
+    assert "# [tls]" in text
+    enabled = (
+        text.replace("# [tls]", "[tls]")
+        .replace('# cert_file = "/etc/doorbell/tls/fullchain.pem"', f'cert_file = "{pem[0]}"')
+        .replace('# key_file = "/etc/doorbell/tls/privkey.pem"', f'key_file = "{pem[1]}"')
+    )
+    config = tmp_path / "doorbell.toml"
+    config.write_text(enabled)
+    settings = load_settings(config, host="0.0.0.0")
+    assert settings.tls.cert_file == pem[0]
+    assert settings.tls.enabled
