@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import os
 import signal
@@ -20,6 +21,10 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import uvicorn
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.config import Settings, TlsSettings
 from api.errors import ConfigError
@@ -39,6 +44,7 @@ TLS12_CIPHERS = ":".join(
     ]
 )
 
+RELAY_CALLBACKS = "/internal/relay/"
 FileStamp = tuple[tuple[int, int, int, int] | None, ...]
 
 
@@ -171,7 +177,7 @@ class ServerTls:
         """uvicorn's `ssl_context_factory`: always this one context (so reloads reach it)."""
         return self.certificate.context
 
-    async def serve(self, server: Any, serve: Coroutine[Any, Any, None]) -> None:
+    async def serve(self, server: uvicorn.Server, serve: Coroutine[Any, Any, None]) -> None:
         """Run uvicorn's `serve` with the certificate watched (files polled, SIGHUP) and the
         loopback callback listener open once uvicorn has started."""
         async with contextlib.AsyncExitStack() as stack:
@@ -199,18 +205,19 @@ class ServerTls:
                 await asyncio.sleep(min(1.0, self.settings.reload_check_s))
                 self.certificate.reload("the files changed")
 
-    async def _callbacks(self, server: Any) -> None:
-        """Serve the app in plain HTTP on the loopback socket, through uvicorn's own protocol
-        and state, once uvicorn has started (its lifespan state exists then); uvicorn's
-        shutdown closes it with its own listeners."""
-        while not server.started:
+    async def _callbacks(self, server: uvicorn.Server) -> None:
+        """Serve the relay's callbacks (and nothing else) in plain HTTP on the loopback
+        socket, through uvicorn's own protocol and state, once uvicorn has started (its
+        lifespan state exists then); uvicorn's shutdown closes it with its own listeners."""
+        while not server.started:  # uvicorn has no event for it
             if server.should_exit:
                 return
             await asyncio.sleep(0.05)
-        config = server.config
+        config = copy.copy(server.config)
+        config.loaded_app = RelayCallbacksOnly(server.config.loaded_app)
 
         def protocol() -> asyncio.Protocol:
-            made: asyncio.Protocol = config.http_protocol_class(
+            made: asyncio.Protocol = config.http_protocol_class(  # type: ignore[call-arg]
                 config=config, server_state=server.server_state, app_state=server.lifespan.state
             )
             return made
@@ -219,6 +226,21 @@ class ServerTls:
             protocol, sock=self.callback_socket, backlog=64
         )
         server.servers.append(listener)
+
+
+class RelayCallbacksOnly:
+    """The app behind the loopback plain-HTTP listener: only the relay's callbacks, 404 for
+    the rest (the API stays HTTPS-only)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(RELAY_CALLBACKS):
+            await self.app(scope, receive, send)
+            return
+        response = JSONResponse({"detail": "only the relay's callbacks are served here"}, 404)
+        await response(scope, receive, send)
 
 
 @contextlib.asynccontextmanager

@@ -6,6 +6,7 @@ callbacks still reach the server (a publish is admitted)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.relay.conf import CONF_NAME
 from tests.certs import SelfSigned, presented_serial, self_signed
 from tests.conftest import require_binary, wait_for
 from tests.stack.harness import TOKEN, Server, ffmpeg_publisher, free_port, spawn, stop
@@ -139,6 +141,18 @@ def test_the_relay_calls_back_over_loopback_http_and_admits_a_publish(
         wait_for("front online", lambda: polled.get("/api/v1/cameras/front").json()["online"], 20)
     finally:
         stop(publisher)
+    # The callbacks' listener: loopback, plain HTTP, nothing but the relay's callbacks.
+    conf = (polled.root / "data" / "relay" / CONF_NAME).read_text()
+    found = re.search(r"on_publish http://127\.0\.0\.1:(\d+)/internal/relay/on_publish\?", conf)
+    assert found is not None, conf
+    callbacks = f"http://127.0.0.1:{found[1]}"
+    assert int(found[1]) != polled.http_port
+    for path in ("/healthz", "/api/v1/cameras", "/"):
+        refused = httpx.get(f"{callbacks}{path}", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert refused.status_code == 404, path
+        assert refused.json() == {"detail": "only the relay's callbacks are served here"}
+    hook = httpx.post(f"{callbacks}/internal/relay/on_publish", data={"name": "front"})
+    assert hook.status_code == 403  # the relay's route answered: no secret, refused
 
 
 def test_renewed_files_are_served_to_new_handshakes(polled: TlsServer) -> None:
