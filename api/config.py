@@ -485,7 +485,13 @@ class Settings(BaseSettings):
 
     @property
     def public_base(self) -> str:
-        return self.public_url.rstrip("/") if self.public_url else self.callback_base
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        if not self.tls.enabled:
+            return self.callback_base
+        # With TLS the relay calls back on a loopback plain-HTTP port: not for phones.
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host  # noqa: S104
+        return f"https://{host}:{self.port}"
 
     @property
     def vapid_key_file(self) -> Path:

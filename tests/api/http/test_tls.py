@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from api.config import Settings
+from api.config import Settings, TlsSettings
 from api.errors import ConfigError
-from api.http.tls import Certificate, server_context
+from api.http.tls import Certificate, ServerTls, server_context
 from tests.api.conftest import InProcess, serve
 from tests.certs import SelfSigned, self_signed
 
@@ -170,3 +170,24 @@ async def answers_carry(server: InProcess, base: str, expected: str | None) -> N
             response = await browser.get(path)
             assert response.status_code == status, path
             assert response.headers.get("strict-transport-security") == expected, path
+
+
+def test_with_tls_the_relay_calls_back_on_loopback_and_links_stay_https(
+    tier_settings: Settings, files: tuple[Path, Path]
+) -> None:
+    self_signed().write(*files)
+    tls = TlsSettings(cert_file=files[0], key_file=files[1])
+    settings = tier_settings.model_copy(update={"tls": tls, "host": "0.0.0.0", "port": 8443})
+    assert settings.public_base == "https://door.example"  # public_url wins
+    settings = settings.model_copy(update={"public_url": ""})
+    built, running = ServerTls.build(settings)
+    assert built is not None
+    try:
+        port = built.callback_socket.getsockname()[1]
+        assert built.callback_socket.getsockname()[0] == "127.0.0.1"
+        assert running.callback_base == f"http://127.0.0.1:{port}"
+        assert running.public_base == "https://127.0.0.1:8443"
+    finally:
+        built.callback_socket.close()
+    unchanged = ServerTls.build(tier_settings)
+    assert unchanged == (None, tier_settings)
