@@ -152,7 +152,7 @@ class ServerTls:
 
     certificate: Certificate
     settings: TlsSettings
-    callback_socket: socket.socket
+    callback_socket: socket.socket | None  # None: relay.callback_url says where instead
 
     @classmethod
     def build(cls, settings: Settings) -> tuple[ServerTls | None, Settings]:
@@ -164,12 +164,12 @@ class ServerTls:
             return None, settings
         certificate = Certificate(tls.cert_file, tls.key_file)
         certificate.load()
+        if settings.relay.callback_url:
+            return cls(certificate, tls, None), settings
         sock = socket.create_server(("127.0.0.1", 0))
-        if not settings.relay.callback_url:
-            url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-            relay = settings.relay.model_copy(update={"callback_url": url})
-            settings = settings.model_copy(update={"relay": relay})
-        return cls(certificate, tls, sock), settings
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        relay = settings.relay.model_copy(update={"callback_url": url})
+        return cls(certificate, tls, sock), settings.model_copy(update={"relay": relay})
 
     def context_factory(
         self, _config: object, _default: Callable[[], ssl.SSLContext]
@@ -183,11 +183,13 @@ class ServerTls:
         async with contextlib.AsyncExitStack() as stack:
             stack.enter_context(self._sighup())
             await stack.enter_async_context(_background(self._watch()))
-            await stack.enter_async_context(_background(self._callbacks(server)))
+            if self.callback_socket is not None:
+                callbacks = self._callbacks(server, self.callback_socket)
+                await stack.enter_async_context(_background(callbacks))
             await serve
 
     @contextlib.contextmanager
-    def _sighup(self) -> Any:
+    def _sighup(self) -> Iterator[None]:
         loop = asyncio.get_running_loop()
         # uvicorn (one process) handles SIGINT and SIGTERM only: SIGHUP is ours, and without
         # a handler it would end the process.
@@ -205,7 +207,7 @@ class ServerTls:
                 await asyncio.sleep(min(1.0, self.settings.reload_check_s))
                 self.certificate.reload("the files changed")
 
-    async def _callbacks(self, server: uvicorn.Server) -> None:
+    async def _callbacks(self, server: uvicorn.Server, sock: socket.socket) -> None:
         """Serve the relay's callbacks (and nothing else) in plain HTTP on the loopback
         socket, through uvicorn's own protocol and state, once uvicorn has started (its
         lifespan state exists then); uvicorn's shutdown closes it with its own listeners."""
@@ -222,9 +224,7 @@ class ServerTls:
             )
             return made
 
-        listener = await asyncio.get_running_loop().create_server(
-            protocol, sock=self.callback_socket, backlog=64
-        )
+        listener = await asyncio.get_running_loop().create_server(protocol, sock=sock, backlog=64)
         server.servers.append(listener)
 
 

@@ -182,12 +182,18 @@ def test_with_tls_the_relay_calls_back_on_loopback_and_links_stay_https(
     settings = settings.model_copy(update={"public_url": ""})
     built, running = ServerTls.build(settings)
     assert built is not None
+    assert built.callback_socket is not None
     try:
-        port = built.callback_socket.getsockname()[1]
-        assert built.callback_socket.getsockname()[0] == "127.0.0.1"
+        host, port = built.callback_socket.getsockname()
+        assert host == "127.0.0.1"
         assert running.callback_base == f"http://127.0.0.1:{port}"
         assert running.public_base == "https://127.0.0.1:8443"
     finally:
         built.callback_socket.close()
-    unchanged = ServerTls.build(tier_settings)
-    assert unchanged == (None, tier_settings)
+    assert ServerTls.build(tier_settings) == (None, tier_settings)
+    relay = settings.relay.model_copy(update={"callback_url": "http://relay-host:8080"})
+    explicit = settings.model_copy(update={"relay": relay})
+    kept, same = ServerTls.build(explicit)
+    assert kept is not None
+    assert kept.callback_socket is None
+    assert same.callback_base == "http://relay-host:8080"
