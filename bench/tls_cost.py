@@ -1,11 +1,12 @@
 """TLS cost: the 900-s clip downloaded over HTTPS and over plain HTTP, same build, same run.
 
 Two `doorbell serve` processes from this checkout, each on its own copy of the same synthetic
-buffer (benchmark 3's: 910 one-second segments, 640x480, 25 fps, 1.5 Mbit/s CBR, in
+buffer (benchmark 3's: one-second segments, 640x480, 25 fps, 1.5 Mbit/s CBR, in
 /dev/shm): one plain HTTP, one with `[tls]` (an ECDSA P-256 certificate made here by openssl,
 as Let's Encrypt and Caddy issue by default); and Caddy (infra/caddy/Caddyfile, with that
 certificate) in front of the plain one, the other deployment docs/deploy.md describes. curl
-downloads the 900-s MP4 clip from each in turn, rotating which goes first, each repeat a new
+downloads the 900-s clip, as an MP4 (assembled, then sent) and as fragmented MP4 (streamed
+while assembled), from each in turn, rotating which goes first, each repeat a new
 range (no clip cache); a new connection per download, so the TLS handshake is included;
 curl offers the TLS 1.3 suites in a phone browser's order (AES-128-GCM first).
 Medians of the total and of its parts; each total over plain HTTP's, as a ratio of medians and
@@ -36,6 +37,7 @@ from clip_latency import CAMERA, CURL, build_buffer
 from streams_per_host import Server
 
 CLIP_S = 900
+FORMATS = ("mp4", "fmp4")  # assembled, then sent; streamed while assembled
 OPENSSL = shutil.which("openssl") or "openssl"
 CADDY = shutil.which("caddy") or "caddy"
 CADDYFILE = Path(__file__).resolve().parent.parent / "infra" / "caddy" / "Caddyfile"
@@ -88,14 +90,14 @@ class Served:
         except OSError:
             return False
 
-    def download(self, start_ms: int, end_ms: int) -> Download:
+    def download(self, start_ms: int, end_ms: int, fmt: str) -> Download:
         argv = [CURL, "-sS", "--fail", "-o", "/dev/null", "-w",
                 "%{time_connect} %{time_appconnect} %{time_starttransfer} %{time_total} "
                 "%{size_download}",
                 "-H", f"Authorization: Bearer {self.server.token}"]  # fmt: skip
         if self.cacert:
             argv += ["--cacert", str(self.cacert), "--tls13-ciphers", BROWSER_TLS13]
-        url = f"{self.base}/api/v1/cameras/{CAMERA}/clip?start={start_ms}&end={end_ms}&format=mp4"
+        url = f"{self.base}/api/v1/cameras/{CAMERA}/clip?start={start_ms}&end={end_ms}&format={fmt}"
         out = subprocess.run(
             [*argv, url], capture_output=True, text=True, check=True, timeout=600
         ).stdout.split()
@@ -131,14 +133,17 @@ def start_caddy(
     return proc, f"https://127.0.0.1:{port}"
 
 
-def measure(repeats: int) -> dict[str, list[Download]]:
-    results: dict[str, list[Download]] = {PLAIN: [], OWN_TLS: [], VIA_CADDY: []}
+Results = dict[tuple[str, str], list[Download]]
+
+
+def measure(repeats: int) -> Results:
+    results: Results = {(f, v): [] for f in FORMATS for v in (PLAIN, OWN_TLS, VIA_CADDY)}
     with tempfile.TemporaryDirectory(prefix="doorbell-bench-tls-", dir="/dev/shm") as shm, \
             tempfile.TemporaryDirectory(prefix="doorbell-bench-tls-") as work:  # fmt: skip
         shm_dir, work_dir = Path(shm), Path(work)
-        # Plain HTTP and Caddy reach the same server: Caddy's ranges start `repeats` later,
-        # so that neither is answered from the other's clip cache.
-        seconds = CLIP_S + 2 * repeats
+        # Plain HTTP and Caddy reach the same server: each (format, way) has its own ranges,
+        # so that none is answered from another's clip cache.
+        seconds = CLIP_S + 2 * len(FORMATS) * repeats
         print(f"bench: encoding {seconds} s of video...", file=sys.stderr)
         rows, _ = build_buffer(shm_dir / "plain" / CAMERA, seconds)
         shutil.copytree(shm_dir / "plain", shm_dir / "tls")
@@ -162,13 +167,14 @@ def measure(repeats: int) -> dict[str, list[Download]]:
             names = list(servers)
             for repeat in range(repeats):
                 shift = repeat % len(names)
-                for name in names[shift:] + names[:shift]:
-                    at = repeat + (repeats if name == VIA_CADDY else 0)
-                    first, last = rows[at], rows[at + CLIP_S - 1]
-                    start_ms, end_ms = int(str(first["start_ms"])), int(str(last["end_ms"]))
-                    got = servers[name].download(start_ms, end_ms)
-                    results[name].append(got)
-                    print(f"bench: {name}: {got}", file=sys.stderr)
+                for f, fmt in enumerate(FORMATS):
+                    for name in names[shift:] + names[:shift]:
+                        at = repeat + repeats * (2 * f + (name == VIA_CADDY))
+                        first, last = rows[at], rows[at + CLIP_S - 1]
+                        start_ms, end_ms = int(str(first["start_ms"])), int(str(last["end_ms"]))
+                        got = servers[name].download(start_ms, end_ms, fmt)
+                        results[(fmt, name)].append(got)
+                        print(f"bench: {fmt}, {name}: {got}", file=sys.stderr)
                 print(f"bench: repeat {repeat + 1}/{repeats}", file=sys.stderr)
         finally:
             caddy.terminate()
@@ -180,23 +186,23 @@ def measure(repeats: int) -> dict[str, list[Download]]:
     return results
 
 
-def markdown(results: dict[str, list[Download]]) -> str:
-    plain = statistics.median(d.total_s for d in results[PLAIN])
+def markdown(results: Results) -> str:
     table = []
-    for name, downloads in results.items():
+    for (fmt, name), downloads in results.items():
+        plain = results[(fmt, PLAIN)]
         total = statistics.median(d.total_s for d in downloads)
         # Each repeat's downloads run back to back: their ratio cancels the machine's drift.
         paired = statistics.median(
-            d.total_s / p.total_s for d, p in zip(downloads, results[PLAIN], strict=True)
+            d.total_s / p.total_s for d, p in zip(downloads, plain, strict=True)
         )
         mb = statistics.median(d.size for d in downloads) / 1e6
         table.append([
-            f"{CLIP_S} s mp4", name, str(len(downloads)),
+            f"{CLIP_S} s {fmt}", name, str(len(downloads)),
             f"{statistics.median(d.handshake_s for d in downloads) * 1000:.1f} ms",
             f"{statistics.median(d.ttfb_s for d in downloads) * 1000:.0f} ms",
             f"{statistics.median(d.total_s - d.ttfb_s for d in downloads) * 1000:.0f} ms",
-            f"{total * 1000:.0f} ms", f"{mb / total:.0f}", f"{mb:.1f}", f"{total / plain:.2f}",
-            f"{paired:.2f}",
+            f"{total * 1000:.0f} ms", f"{mb / total:.0f}", f"{mb:.1f}",
+            f"{total / statistics.median(p.total_s for p in plain):.2f}", f"{paired:.2f}",
         ])  # fmt: skip
     return markdown_table(
         ["clip", "served", "downloads", "TLS handshake (median)", "first byte (median)",
