@@ -11,7 +11,8 @@ range (no clip cache); a new connection per download, so the TLS handshake is in
 curl offers the TLS 1.3 suites in a phone browser's order (AES-128-GCM first).
 Medians of the total and of its parts; each total over plain HTTP's, as a ratio of medians and
 as the median of each repeat's ratio (its downloads run back to back, so the machine's drift
-cancels). Goal: at most 1.20.
+cancels). Goal: at most 1.20. Also the CPU time each download cost the server (with Caddy:
+server and Caddy) and curl, which the machine's load does not inflate.
 
     .venv/bin/python bench/tls_cost.py            # 7 repeats (~1 minute after encoding)
     .venv/bin/python bench/tls_cost.py --quick    # 2 repeats
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import ssl
 import statistics
@@ -32,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import free_port, machine, markdown_table, wait_until
+from _common import cpu_seconds, free_port, machine, markdown_table, wait_until
 from clip_latency import CAMERA, CURL, build_buffer
 from streams_per_host import Server
 
@@ -53,6 +55,17 @@ class Download:
     ttfb_s: float
     total_s: float
     size: int
+    server_cpu_s: float = 0.0  # the server's (and Caddy's) CPU during the download
+    client_cpu_s: float = 0.0  # curl's
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_s(pids: list[int]) -> float:
+    return sum(cpu_seconds(pid) or 0.0 for pid in pids)
 
 
 def make_certificate(directory: Path) -> tuple[Path, Path]:
@@ -71,9 +84,15 @@ class Served:
     `base`, reached through a proxy at that URL."""
 
     def __init__(
-        self, server: Server, cert: tuple[Path, Path] | None, own_tls: bool, base: str = ""
+        self,
+        server: Server,
+        cert: tuple[Path, Path] | None,
+        own_tls: bool,
+        base: str = "",
+        proxy_pid: int | None = None,
     ) -> None:
         self.server = server
+        self.proxy_pid = proxy_pid
         self.cacert = cert[0] if cert else None
         if own_tls and cert is not None:
             with self.server.config.open("a", encoding="utf-8") as config:
@@ -98,12 +117,15 @@ class Served:
         if self.cacert:
             argv += ["--cacert", str(self.cacert), "--tls13-ciphers", BROWSER_TLS13]
         url = f"{self.base}/api/v1/cameras/{CAMERA}/clip?start={start_ms}&end={end_ms}&format={fmt}"
+        pids = [self.server.pid] + ([self.proxy_pid] if self.proxy_pid else [])
+        server_cpu, client_cpu = _cpu_s(pids), _children_cpu_s()
         out = subprocess.run(
             [*argv, url], capture_output=True, text=True, check=True, timeout=600
         ).stdout.split()
+        server_cpu, client_cpu = _cpu_s(pids) - server_cpu, _children_cpu_s() - client_cpu
         connect, tls_done, ttfb, total = (float(x) for x in out[:4])
         handshake = max(0.0, tls_done - connect) if self.cacert else 0.0
-        return Download(handshake, ttfb, total, int(out[4]))
+        return Download(handshake, ttfb, total, int(out[4]), server_cpu, client_cpu)
 
 
 def start_caddy(
@@ -157,7 +179,7 @@ def measure(repeats: int) -> Results:
         servers = {
             PLAIN: Served(plain, None, own_tls=False),
             OWN_TLS: Served(own, cert, own_tls=True),
-            VIA_CADDY: Served(plain, cert, own_tls=False, base=caddy_base),
+            VIA_CADDY: Served(plain, cert, own_tls=False, base=caddy_base, proxy_pid=caddy.pid),
         }
         try:
             plain.start()
@@ -202,11 +224,14 @@ def markdown(results: Results) -> str:
             f"{statistics.median(d.ttfb_s for d in downloads) * 1000:.0f} ms",
             f"{statistics.median(d.total_s - d.ttfb_s for d in downloads) * 1000:.0f} ms",
             f"{total * 1000:.0f} ms", f"{mb / total:.0f}", f"{mb:.1f}",
+            f"{statistics.median(d.server_cpu_s for d in downloads) * 1000:.0f} ms",
+            f"{statistics.median(d.client_cpu_s for d in downloads) * 1000:.0f} ms",
             f"{total / statistics.median(p.total_s for p in plain):.2f}", f"{paired:.2f}",
         ])  # fmt: skip
     return markdown_table(
         ["clip", "served", "downloads", "TLS handshake (median)", "first byte (median)",
          "first to last byte (median)", "total (median)", "MB/s", "MB",
+         "server CPU (median)", "client CPU (median)",
          "median total / plain's", "median of each repeat's total / plain's"],
         table,
     )  # fmt: skip
