@@ -32,6 +32,7 @@ from api.events.recorder import EventRecorder
 from api.events.retention import Retention
 from api.http import handlers, webapp
 from api.http.deps import AppState, get_principal
+from api.http.hsts import HstsMiddleware, hsts_value
 from api.http.routes import (
     agent,
     cameras,
@@ -122,6 +123,9 @@ def create_app(
     app.include_router(relay_hooks.router)
     webapp.mount(app, settings.app_dir)  # last: it answers every other GET with the app
     handlers.install(app, assembly_errors=(ClipError,))
+    hsts = hsts_value(settings.tls)
+    if hsts is not None:
+        app.add_middleware(HstsMiddleware, value=hsts)
     return app
 
 
