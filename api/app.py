@@ -32,6 +32,7 @@ from api.events.recorder import EventRecorder
 from api.events.retention import Retention
 from api.http import handlers, webapp
 from api.http.deps import AppState, get_principal
+from api.http.hsts import HstsMiddleware, hsts_value
 from api.http.routes import (
     agent,
     cameras,
@@ -127,6 +128,9 @@ def create_app(
     webapp.mount(app, settings.app_dir)  # last: it answers every other GET with the app
     handlers.install(app, assembly_errors=(ClipError,))
     app.add_middleware(SecurityHeaders, script_csp=webapp.APP_CSP)
+    hsts = hsts_value(settings.tls)
+    if hsts is not None:
+        app.add_middleware(HstsMiddleware, value=hsts)
     return app
 
 

@@ -22,6 +22,7 @@ from common.settings import EXIT_CONFIG, settings_or_exit
 
 if TYPE_CHECKING:
     from api.accounts.users import Users
+    from api.http.tls import ServerTls
     from api.state import StateClaim
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ def _settings_or_exit(config: Path | None, **overrides: object) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from api.http.tls import ServerTls
+
     overrides: dict[str, object] = {}
     if args.host:
         overrides["host"] = args.host
@@ -63,10 +66,15 @@ def _serve(args: argparse.Namespace) -> int:
         settings = settings.model_copy(
             update={"relay": settings.relay.model_copy(update={"enabled": False})}
         )
+    try:
+        tls, settings = ServerTls.build(settings)
+    except ConfigError as exc:
+        print(f"doorbell: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     os.umask(PRIVATE_UMASK)  # for the server's life: its children inherit it
     claim = _claim_or_exit(settings)
     try:
-        return _run_server(settings, claim)
+        return _run_server(settings, claim, tls)
     finally:
         claim.release()
 
@@ -87,10 +95,11 @@ def _claim_or_exit(settings: Settings) -> StateClaim:
         raise SystemExit(EXIT_CONFIG) from None
 
 
-def _run_server(settings: Settings, claim: StateClaim) -> int:
+def _run_server(settings: Settings, claim: StateClaim, tls: ServerTls | None) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.http.tls import uvicorn_options
 
     fatal: list[str] = []
     server: uvicorn.Server | None = None
@@ -103,10 +112,15 @@ def _run_server(settings: Settings, claim: StateClaim) -> int:
 
     app = create_app(settings, on_fatal=on_fatal, state=claim)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_config=None, access_log=False
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        **uvicorn_options(settings, tls),
     )
     server = uvicorn.Server(config)
-    asyncio.run(server.serve())
+    asyncio.run(server.serve() if tls is None else tls.serve(server, server.serve()))
     if fatal:
         return EXIT_FATAL
     return 0 if server.started else EXIT_FATAL

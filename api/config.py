@@ -333,6 +333,111 @@ class AccountsSettings(BaseModel):
         return self
 
 
+# One year: what browsers' preload lists ask for; a shorter HSTS only shortens the protection.
+HSTS_ONE_YEAR_S = 365 * 86_400
+
+
+class TlsSettings(BaseModel):
+    """HTTPS: the server's own certificate (served by uvicorn, reloaded when the files change
+    or on SIGHUP), HSTS, the reverse proxies believed about the scheme, and the opt-in for
+    plain HTTP beyond loopback in `prod`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cert_file: Path | None = Field(
+        default=None,
+        description="PEM certificate chain (leaf first, e.g. certbot's fullchain.pem); with "
+        "key_file the server speaks only HTTPS on its port",
+    )
+    key_file: Path | None = Field(
+        default=None, description="PEM private key of cert_file (unencrypted)"
+    )
+    reload_check_s: float = Field(
+        default=5.0,
+        ge=0.5,
+        le=3600,
+        description="how often the certificate files are checked for a renewal (SIGHUP: now)",
+    )
+    hsts_max_age_s: int = Field(
+        default=HSTS_ONE_YEAR_S,
+        ge=0,
+        le=2 * HSTS_ONE_YEAR_S,
+        description="Strict-Transport-Security max-age on answers over HTTPS (never over "
+        "plain HTTP); 0: no header",
+    )
+    hsts_include_subdomains: bool = Field(
+        default=False,
+        description="add includeSubDomains: only if every name under this one serves HTTPS",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="addresses/CIDRs of reverse proxies whose X-Forwarded-Proto and "
+        "X-Forwarded-For are believed (the scheme decides Secure cookies and HSTS)",
+    )
+    allow_plain_http: bool = Field(
+        default=False,
+        description="profile 'prod': listen beyond loopback without cert_file, because a "
+        "TLS-terminating reverse proxy on another machine is the only way in",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        """Addresses, and networks written as uvicorn reads them (host bits cleared)."""
+        out = []
+        for item in value:
+            try:
+                network = ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or CIDR (e.g. 127.0.0.1, 172.28.0.0/16)"
+                ) from None
+            out.append(str(network) if "/" in item else str(network.network_address))
+        return out
+
+    @model_validator(mode="after")
+    def _pair(self) -> TlsSettings:
+        given = {"cert_file": self.cert_file, "key_file": self.key_file}
+        missing = [name for name, path in given.items() if path is None]
+        if len(missing) == 1:
+            other = "key_file" if missing[0] == "cert_file" else "cert_file"
+            raise ValueError(
+                f"{missing[0]} is missing: HTTPS needs both cert_file and key_file "
+                f"({other} is set); remove both for plain HTTP"
+            )
+        for name, path in given.items():
+            problem = _unreadable(path) if path is not None else None
+            if problem:
+                raise ValueError(f"{name} {str(path)!r}: {problem}")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert_file is not None and self.key_file is not None
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why a PEM file cannot be used, or None."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(64 * 1024)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if b"-----BEGIN " not in head:
+        return "is not PEM (no -----BEGIN line)"
+    return None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listen address reaches only this machine ('localhost', 127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class Settings(BaseSettings):
     """Everything the server reads at start. Built once in the CLI and passed down."""
 
@@ -415,6 +520,7 @@ class Settings(BaseSettings):
     push: PushSettings = Field(default_factory=PushSettings)
     accounts: AccountsSettings = Field(default_factory=AccountsSettings)
     ops: OpsSettings = Field(default_factory=OpsSettings)
+    tls: TlsSettings = Field(default_factory=TlsSettings)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -438,6 +544,7 @@ class Settings(BaseSettings):
                     f"{', '.join(weak)}: example or short secrets (< {MIN_SECRET_LEN} chars) are "
                     "refused outside profile='dev'; run `doorbell init-config` for random ones"
                 )
+        self._plain_http_allowed()
         return self
 
     def _check_relay(self) -> None:
@@ -464,6 +571,19 @@ class Settings(BaseSettings):
         if self.relay.plain_rtmp is not None:
             return self.relay.plain_rtmp
         return self.profile == "dev" or not self.relay.tls
+
+    def _plain_http_allowed(self) -> None:
+        """In prod, plain HTTP only on loopback (a proxy on this machine) or by opt-in."""
+        if self.profile == "dev" or self.tls.enabled or self.tls.allow_plain_http:
+            return
+        if not is_loopback(self.host):
+            raise ValueError(
+                f"host {self.host!r} reaches beyond this machine without HTTPS, which is "
+                "refused with profile='prod': set [tls] cert_file and key_file, or keep "
+                'host = "127.0.0.1" behind a reverse proxy on this machine (docs/deploy.md), '
+                "or, behind a TLS-terminating proxy on another machine, set [tls] "
+                "allow_plain_http = true (and trusted_proxies to its address)"
+            )
 
     def _secrets(self) -> list[tuple[str, str]]:
         out = [(f"api_tokens[{i}]", t.get_secret_value()) for i, t in enumerate(self.api_tokens)]
@@ -523,7 +643,13 @@ class Settings(BaseSettings):
 
     @property
     def public_base(self) -> str:
-        return self.public_url.rstrip("/") if self.public_url else self.callback_base
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        if not self.tls.enabled:
+            return self.callback_base
+        # With TLS the relay calls back on a loopback plain-HTTP port: not for phones.
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host  # noqa: S104
+        return f"https://{host}:{self.port}"
 
     @property
     def vapid_key_file(self) -> Path:
@@ -609,4 +735,12 @@ def generate_config(cameras: list[tuple[str, str]], profile: str = "dev") -> str
             f'device_token = "{secrets.token_urlsafe(24)}"',
             "",
         ]
+    lines += [
+        "# HTTPS (docs/deploy.md#https): Caddy in front with host = 127.0.0.1 (the default),",
+        "# or the server's own certificate:",
+        "# [tls]",
+        '# cert_file = "/etc/doorbell/tls/fullchain.pem"',
+        '# key_file = "/etc/doorbell/tls/privkey.pem"',
+        "",
+    ]
     return "\n".join(lines)

@@ -21,6 +21,9 @@ apt_packages=(
 )
 # docker-compose (v1, Debian's) only validates docker-compose.yml in the tests; no engine is needed.
 [ "$dev" = 1 ] && apt_packages+=(docker-compose)
+# Caddy: the tests read infra/caddy/Caddyfile with it and run it as the HTTPS proxy in front
+# of a real server (tests/stack/test_tls.py).
+[ "$dev" = 1 ] && apt_packages+=(caddy)
 # The store's tests run a throwaway PostgreSQL cluster (tests/pg.py) from the server binaries;
 # postgresql-common also creates the `postgres` user they run as when the tests run as root.
 [ "$dev" = 1 ] && apt_packages+=(postgresql)
