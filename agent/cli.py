@@ -25,7 +25,17 @@ def _settings_or_exit(config: Path | None) -> AgentSettings:
 def _run(args: argparse.Namespace) -> int:
     from agent.app import run_agent
 
-    return run_agent(_settings_or_exit(args.config))
+    settings = _settings_or_exit(args.config)
+    if settings.relay_ca_file is not None:
+        from agent.errors import TlsSetupError
+        from agent.tls import trust_only
+
+        try:
+            trust_only(settings.relay_ca_file)
+        except TlsSetupError as exc:
+            print(f"{PROG}: {exc}", file=sys.stderr)
+            return 2
+    return run_agent(settings)
 
 
 def _status(args: argparse.Namespace) -> int:

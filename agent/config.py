@@ -100,8 +100,17 @@ class AgentSettings(BaseSettings):
     )
 
     camera: str = Field(description="camera id, as configured on the server")
-    relay_url: str = Field(description="RTMP application URL, e.g. rtmp://server:1935/live")
+    relay_url: str = Field(
+        description="RTMP(S) application URL, e.g. rtmps://server:1936/live (TLS, the "
+        "certificate verified) or rtmp://server:1935/live"
+    )
     stream_key: SecretStr = Field(description="the camera's stream key (?key=... on publish)")
+    relay_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CA(s) the relay's RTMPS certificate must chain to (a "
+        "self-signed relay); it replaces the system's CA store for the stream. None: the "
+        "system store. The certificate is always verified, its name included",
+    )
     api_url: str = Field(description="the server's base URL, e.g. https://server:8000")
     device_token: SecretStr = Field(description="bearer token for POST /api/v1/agent/events")
     source: Source = Field(
@@ -156,6 +165,13 @@ class AgentSettings(BaseSettings):
             raise ValueError(f"relay_url {value!r} must look like rtmp://host:1935/live")
         return value.rstrip("/")
 
+    @field_validator("relay_ca_file")
+    @classmethod
+    def _ca_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"relay_ca_file {str(value)!r} is not a file")
+        return value
+
     @field_validator("stream_key")
     @classmethod
     def _stream_key(cls, value: SecretStr) -> SecretStr:
@@ -183,6 +199,8 @@ class AgentSettings(BaseSettings):
             raise ValueError(f"motion_fps ({self.motion_fps}) must not exceed fps ({self.fps})")
         if self.restart_min_s > self.restart_max_s:
             raise ValueError("restart_min_s must not exceed restart_max_s")
+        if self.relay_ca_file is not None and not self.relay_url.startswith("rtmps://"):
+            raise ValueError("relay_ca_file is for an rtmps:// relay_url")
         return self
 
     @property

@@ -6,7 +6,8 @@ AgentError
 │                           ValueError): a setup problem, nothing of the pipeline can run
 ├── PipelineError           the pipeline description cannot be built here (from GLib.Error: a
 │                           missing element, bad syntax); restarting will not help
-└── OutboxError             the outbox file cannot be opened, read or written (from sqlite3.Error)
+├── OutboxError             the outbox file cannot be opened, read or written (from sqlite3.Error)
+└── TlsSetupError           relay_ca_file holds no certificate GIO can load (from GLib.Error)
 
 Not in the tree: values refused on construction (an `Event`, a motion frame, settings) raise
 ValueError or TypeError, as constructors do; pydantic reports settings as ValidationError.
@@ -27,3 +28,7 @@ class PipelineError(AgentError):
 
 class OutboxError(AgentError):
     """The outbox file could not be opened, read or written."""
+
+
+class TlsSetupError(AgentError):
+    """The CA file for the relay's certificate cannot be loaded; the process cannot start."""

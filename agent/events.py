@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+from common.clock import MAX_EPOCH_MS
 from common.events import EVENT_KINDS, EventKind, event_schema
 from common.ids import CAMERA_ID_PATTERN, is_camera_id
 
@@ -57,8 +58,14 @@ class Event:
             raise ValueError(f"camera must match {CAMERA_ID_PATTERN}, got {self.camera!r}")
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
-        if not isinstance(self.at_ms, int) or isinstance(self.at_ms, bool) or self.at_ms < 0:
-            raise ValueError(f"at_ms must be a non-negative integer, got {self.at_ms!r}")
+        if (
+            not isinstance(self.at_ms, int)
+            or isinstance(self.at_ms, bool)
+            or not 0 <= self.at_ms <= MAX_EPOCH_MS
+        ):
+            raise ValueError(
+                f"at_ms must be an integer from 0 to {MAX_EPOCH_MS}, got {self.at_ms!r}"
+            )
         if self.score is not None and not _unit(self.score):
             raise ValueError(f"score must be a number in 0..1, got {self.score!r}")
         if self.box is not None and (

@@ -14,7 +14,8 @@ try:
     import gi
 
     gi.require_version("Gst", "1.0")
-    from gi.repository import GLib, Gst
+    gi.require_version("Gio", "2.0")
+    from gi.repository import Gio, GLib, Gst
 except (ImportError, ValueError) as exc:
     raise GStreamerUnavailable(
         "GStreamer for Python is missing: run scripts/bootstrap.sh "
@@ -23,4 +24,4 @@ except (ImportError, ValueError) as exc:
 
 Gst.init(None)
 
-__all__ = ["GLib", "Gst"]
+__all__ = ["GLib", "Gio", "Gst"]

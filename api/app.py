@@ -33,6 +33,7 @@ from api.events.retention import Retention
 from api.http import handlers, webapp
 from api.http.bodylimit import BodyLimit
 from api.http.deps import AppState, get_principal
+from api.http.hsts import HstsMiddleware, hsts_value
 from api.http.routes import (
     agent,
     cameras,
@@ -45,6 +46,7 @@ from api.http.routes import (
     tokens,
     video,
 )
+from api.http.security import SecurityHeaders
 from api.http.signing import UrlSigner
 from api.metrics import Metrics, Sample, SeriesKind
 from api.push.dispatcher import PushDispatcher
@@ -54,6 +56,7 @@ from api.push.vapid import VapidSigner, load_or_create_key
 from api.push.webpush import WebPushNotifier
 from api.relay.presence import Presence
 from api.relay.process import Relay
+from api.state import StateClaim, claim_state
 from api.store import Database, StoreError
 from api.supervisor import FatalHandler, Supervisor
 from api.video.clips import ClipService
@@ -74,16 +77,21 @@ def create_app(
     buffers: Buffers | None = None,
     notifier: Notifier | None = None,
     accounts: AccountOptions | None = None,
+    state: StateClaim | None = None,
 ) -> FastAPI:
     """The server. `on_fatal` is called when a supervised loop dies (the CLI then exits).
     `buffers` (one per configured camera) and `notifier` replace the segmenters and the
     push channels (FCM and Web Push, routed by device) built from the settings: tests hand in
     fakes held to the same protocols. `accounts`: the clock and password hashing of sign-ins
-    (tests: a fake clock, cheap argon2 parameters)."""
+    (tests: a fake clock, cheap argon2 parameters). `state`: the claim on the state
+    directories (`api.state`) when the caller took it; else the lifespan takes it first."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[AppState]:
         async with contextlib.AsyncExitStack() as stack:
+            if state is None:
+                claim = await asyncio.to_thread(claim_state, settings)
+                stack.callback(claim.release)
             yield await _start(
                 settings, stack, on_fatal, buffers, notifier, accounts or AccountOptions()
             )
@@ -102,8 +110,11 @@ def create_app(
         responses=handlers.error_responses(
             401,
             403,
+            503,
             _403="a signed URL that is expired or not valid for this path, a missing or "
             "wrong X-CSRF-Token with the session cookie, or no user where one is needed",
+            # Users' API tokens and sessions are looked up in the store, on every route.
+            _503="the event store is unavailable (Retry-After); a route may say more",
         ),
     )
     for module in (cameras, video, events, devices, push, session, tokens):
@@ -117,8 +128,13 @@ def create_app(
     app.include_router(relay_hooks.router)
     webapp.mount(app, settings.app_dir)  # last: it answers every other GET with the app
     handlers.install(app, assembly_errors=(ClipError,))
-    # Outside every route: no body beyond the limit is read, whoever sends it.
+    # Outside every route: no body beyond the limit is read, whoever sends it (the headers
+    # below, added after, wrap its 413 too).
     app.add_middleware(BodyLimit, limit=settings.http.max_body_bytes)
+    app.add_middleware(SecurityHeaders, script_csp=webapp.APP_CSP)
+    hsts = hsts_value(settings.tls)
+    if hsts is not None:
+        app.add_middleware(HstsMiddleware, value=hsts)
     return app
 
 

@@ -4,27 +4,51 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
+import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from api.config import Settings, generate_config
 from api.errors import ConfigError
+from api.logs import configure as configure_logging
+from api.private import UnsafePath, private_dir, write_private
 from common.settings import EXIT_CONFIG, settings_or_exit
 
 if TYPE_CHECKING:
     from uvicorn import Server
 
     from api.accounts.users import Users
+    from api.http.tls import ServerTls
+    from api.state import StateClaim
 
 logger = logging.getLogger(__name__)
 
+# Exit statuses of `doorbell serve` (docs/deploy.md has the table): 0 stopped, 1 failed
+# (a supervised loop died, or start-up failed), 2 bad configuration (EXIT_CONFIG), 3 the
+# HTTP port could not be bound (uvicorn's), 4 another server holds this state.
 EXIT_FATAL = 1
+EXIT_IN_USE = 4
+# Everything a server makes (database, media, buffer segments written by ffmpeg, nginx's
+# files) is its user's alone, whatever umask it was started with.
+PRIVATE_UMASK = 0o077
 T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def private_files() -> Iterator[None]:
+    """Files made inside (a new database) are 0600 and directories 0700; the umask is put
+    back after (these commands also run inside tests)."""
+    previous = os.umask(PRIVATE_UMASK)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def _settings_or_exit(config: Path | None, **overrides: object) -> Settings:
@@ -32,8 +56,7 @@ def _settings_or_exit(config: Path | None, **overrides: object) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from api.app import create_app
-    from api.http.server import build_server
+    from api.http.tls import ServerTls
 
     overrides: dict[str, object] = {}
     if args.host:
@@ -45,6 +68,40 @@ def _serve(args: argparse.Namespace) -> int:
         settings = settings.model_copy(
             update={"relay": settings.relay.model_copy(update={"enabled": False})}
         )
+    try:
+        tls, settings = ServerTls.build(settings)
+    except ConfigError as exc:
+        print(f"doorbell: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    os.umask(PRIVATE_UMASK)  # for the server's life: its children inherit it
+    claim = _claim_or_exit(settings)
+    try:
+        return _run_server(settings, claim, tls)
+    finally:
+        claim.release()
+
+
+def _claim_or_exit(settings: Settings) -> StateClaim:
+    """The server's claim on its state directories (`api.state`), or a message and exit
+    status 4 (another server holds them) or 2 (a directory that is not safely ours)."""
+    from api.private import InUse
+    from api.state import claim_state
+
+    try:
+        return claim_state(settings)
+    except InUse as exc:
+        print(f"doorbell: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_IN_USE) from None
+    except UnsafePath as exc:
+        print(f"doorbell: refusing to start: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def _run_server(settings: Settings, claim: StateClaim, tls: ServerTls | None) -> int:
+    from api.app import create_app
+    from api.http.server import build_server
+    from api.http.tls import uvicorn_options
+
     fatal: list[str] = []
     server: Server | None = None
 
@@ -54,9 +111,9 @@ def _serve(args: argparse.Namespace) -> int:
         if server is not None:
             server.should_exit = True
 
-    app = create_app(settings, on_fatal=on_fatal)
-    server = build_server(app, settings, ssl_context=None)
-    asyncio.run(server.serve())
+    app = create_app(settings, on_fatal=on_fatal, state=claim)
+    server = build_server(app, settings, uvicorn_options(settings, tls))
+    asyncio.run(server.serve() if tls is None else tls.serve(server, server.serve()))
     if fatal:
         return EXIT_FATAL
     return 0 if server.started else EXIT_FATAL
@@ -71,17 +128,16 @@ def _init_config(args: argparse.Namespace) -> int:
         camera_id, _, name = spec.partition(":")
         cameras.append((camera_id, name or camera_id))
     text = generate_config(cameras, profile=args.profile)
-    args.path.parent.mkdir(parents=True, exist_ok=True)
-    args.path.touch(mode=0o600, exist_ok=True)
-    args.path.write_text(text, encoding="utf-8")
+    write_private(args.path, text)  # 0600, also over an existing file (--force)
     settings = _settings_or_exit(args.path)  # what we wrote must load
     print(f"doorbell: wrote {args.path}")
     if settings.push.web_push:
         from api.push.vapid import load_or_create_key
 
         try:
+            private_dir(settings.vapid_key_file.parent)  # the data directory, 0700
             load_or_create_key(settings.vapid_key_file)
-        except ConfigError as exc:
+        except (ConfigError, UnsafePath) as exc:
             print(f"doorbell: {exc}", file=sys.stderr)
             return EXIT_CONFIG
         print(f"doorbell: the Web Push (VAPID) key is {settings.vapid_key_file.resolve()}")
@@ -92,6 +148,7 @@ def _relay(args: argparse.Namespace) -> int:
     from api.relay.process import Relay
 
     settings = _settings_or_exit(args.config)
+    os.umask(PRIVATE_UMASK)  # nginx's files (logs, temp) are the relay user's alone
 
     async def run() -> None:
         await Relay(settings).run()
@@ -111,7 +168,8 @@ def _migrate(args: argparse.Namespace) -> int:
 
     settings = _settings_or_exit(args.config)
     try:
-        asyncio.run(upgrade(settings.database))
+        with private_files():
+            asyncio.run(upgrade(settings.database))
     except StoreError as exc:
         print(f"doorbell migrate: {exc}", file=sys.stderr)
         return EXIT_FATAL
@@ -162,7 +220,8 @@ def _with_users(args: argparse.Namespace, work: Callable[[Users], Awaitable[T]])
             await db.aclose()
 
     try:
-        return asyncio.run(run())
+        with private_files():
+            return asyncio.run(run())
     except BadRequest as exc:
         raise _Refused(str(exc)) from exc
     except (Conflict, NotFound, StoreError) as exc:
@@ -301,11 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.set_defaults(func=_demo)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Alembic announces each of its plugins at INFO on every start.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    configure_logging(args.log_level)  # no secret in any line, at any level
     code: int = args.func(args)
     return code
 

@@ -55,15 +55,85 @@ class CameraSettings(BaseModel):
         return self.name or self.id
 
 
+# Values rendered into the relay's nginx.conf (and its callback URL) must not change its
+# meaning: no quotes, backslashes, '$' (a variable), ';', braces, '#' or whitespace.
+NGINX_SAFE_PATH = re.compile(r"^[^\s\"'\\$;{}#]{1,200}$")
+# The relay secret travels in the callback URL's query: URL-unreserved characters only
+# (what `doorbell init-config` generates).
+RELAY_SECRET = re.compile(r"^[A-Za-z0-9._~-]{1,200}$")
+CALLBACK_URL = re.compile(
+    r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$"
+)
+HOST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _nginx_path(value: Path | None) -> Path | None:
+    if value is not None and not NGINX_SAFE_PATH.match(str(value)):
+        raise ValueError(
+            f"{str(value)!r} cannot be written into nginx.conf: use a path without whitespace, "
+            "quotes, backslashes or any of $ ; { } #"
+        )
+    return value
+
+
 class RelaySettings(BaseModel):
-    """The nginx-rtmp relay: run by the server (default) or external (compose, --no-relay)."""
+    """The nginx-rtmp relay: run by the server (default) or external (compose, --no-relay).
+
+    One nginx process: its `stream` module is the front (per-address connection cap,
+    handshake timeouts, TLS for RTMPS) and hands every connection to nginx-rtmp on a
+    unix socket, with the client's address in a PROXY protocol header."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = Field(default=True, description="start nginx-rtmp as a supervised child")
     # The relay must be reachable by the doorbell on the LAN; publishing needs a stream key.
-    listen_host: str = Field(default="0.0.0.0", description="address nginx-rtmp listens on")  # noqa: S104
-    port: int = Field(default=1935, ge=1, le=65535)
+    listen_host: str = Field(default="0.0.0.0", description="address the relay listens on")  # noqa: S104
+    port: int = Field(
+        default=1935,
+        ge=1,
+        le=65535,
+        description="plain RTMP port: publishers (when plain_rtmp) and the segmenters' pulls",
+    )
+    plain_rtmp: bool | None = Field(
+        default=None,
+        description="accept plain RTMP on listen_host:port; false: that port listens on "
+        "127.0.0.1 only (the segmenters on this machine) and doorbells publish over RTMPS; "
+        "default: true, except with profile 'prod' and a TLS certificate",
+    )
+    rtmps_port: int = Field(
+        default=1936,
+        ge=1,
+        le=65535,
+        description="RTMPS port (TLS terminated by nginx in front of nginx-rtmp), opened when "
+        "tls_cert_file is set",
+    )
+    tls_cert_file: Path | None = Field(
+        default=None,
+        description="PEM certificate chain for RTMPS (the relay's own: it may run on another "
+        "host); none: no RTMPS listener",
+    )
+    tls_key_file: Path | None = Field(default=None, description="its PEM private key")
+    max_conns_per_addr: int = Field(
+        default=8,
+        ge=1,
+        le=1000,
+        description="connections one address may hold open to the relay (the play_allow "
+        "addresses, the segmenters, are not counted)",
+    )
+    handshake_timeout_s: int = Field(
+        default=10,
+        ge=1,
+        le=120,
+        description="a connection that has not completed its TLS or RTMP handshake by then "
+        "is closed",
+    )
+    worker_connections: int = Field(
+        default=4096,
+        ge=256,
+        le=65536,
+        description="nginx's connection cap (each client takes two: front and nginx-rtmp)",
+    )
     pull_host: str = Field(
         default="127.0.0.1", description="where the segmenters reach the relay to pull"
     )
@@ -80,6 +150,10 @@ class RelaySettings(BaseModel):
         default=Path("/usr/lib/nginx/modules/ngx_rtmp_module.so"),
         description="path of Debian's libnginx-mod-rtmp module",
     )
+    stream_module: Path = Field(
+        default=Path("/usr/lib/nginx/modules/ngx_stream_module.so"),
+        description="path of Debian's libnginx-mod-stream module",
+    )
     run_dir: Path | None = Field(default=None, description="default <data_dir>/relay")
     ready_timeout_s: float = Field(default=10.0, gt=0, le=120)
 
@@ -90,6 +164,40 @@ class RelaySettings(BaseModel):
             if item != "all":
                 ipaddress.ip_network(item, strict=False)
         return value
+
+    @field_validator("module", "stream_module", "tls_cert_file", "tls_key_file", "run_dir")
+    @classmethod
+    def _paths(cls, value: Path | None) -> Path | None:
+        return _nginx_path(value)
+
+    @field_validator("listen_host", "pull_host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if _is_ip(value) or HOST_NAME.match(value):
+            return value
+        raise ValueError(f"{value!r} is neither an IP address nor a host name")
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callback(cls, value: str) -> str:
+        if value and not CALLBACK_URL.match(value):
+            raise ValueError(
+                f"{value!r} must be an http(s)://host[:port][/path] URL of letters, digits "
+                "and . _ ~ / -"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> RelaySettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file: set both (RTMPS) or neither")
+        if self.tls_cert_file is not None and self.rtmps_port == self.port:
+            raise ValueError(f"rtmps_port and port must differ (both {self.port})")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert_file is not None
 
 
 class EventSettings(BaseModel):
@@ -245,6 +353,19 @@ class PushSettings(BaseModel):
         return value
 
 
+class OpsSettings(BaseModel):
+    """Operations endpoints: who reads /metrics and the details of /healthz."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metrics_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="a bearer token that reads /metrics and /healthz's details and nothing "
+        "else (Prometheus: authorization.credentials); the service tokens (api_tokens) read "
+        "them too; empty: only those",
+    )
+
+
 class AccountsSettings(BaseModel):
     """People who sign in to the web app: how long a sign-in lasts."""
 
@@ -265,6 +386,111 @@ class AccountsSettings(BaseModel):
                 f"session_max_days ({self.session_max_days})"
             )
         return self
+
+
+# One year: what browsers' preload lists ask for; a shorter HSTS only shortens the protection.
+HSTS_ONE_YEAR_S = 365 * 86_400
+
+
+class TlsSettings(BaseModel):
+    """HTTPS: the server's own certificate (served by uvicorn, reloaded when the files change
+    or on SIGHUP), HSTS, the reverse proxies believed about the scheme, and the opt-in for
+    plain HTTP beyond loopback in `prod`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cert_file: Path | None = Field(
+        default=None,
+        description="PEM certificate chain (leaf first, e.g. certbot's fullchain.pem); with "
+        "key_file the server speaks only HTTPS on its port",
+    )
+    key_file: Path | None = Field(
+        default=None, description="PEM private key of cert_file (unencrypted)"
+    )
+    reload_check_s: float = Field(
+        default=5.0,
+        ge=0.5,
+        le=3600,
+        description="how often the certificate files are checked for a renewal (SIGHUP: now)",
+    )
+    hsts_max_age_s: int = Field(
+        default=HSTS_ONE_YEAR_S,
+        ge=0,
+        le=2 * HSTS_ONE_YEAR_S,
+        description="Strict-Transport-Security max-age on answers over HTTPS (never over "
+        "plain HTTP); 0: no header",
+    )
+    hsts_include_subdomains: bool = Field(
+        default=False,
+        description="add includeSubDomains: only if every name under this one serves HTTPS",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="addresses/CIDRs of reverse proxies whose X-Forwarded-Proto and "
+        "X-Forwarded-For are believed (the scheme decides Secure cookies and HSTS)",
+    )
+    allow_plain_http: bool = Field(
+        default=False,
+        description="profile 'prod': listen beyond loopback without cert_file, because a "
+        "TLS-terminating reverse proxy on another machine is the only way in",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        """Addresses, and networks written as uvicorn reads them (host bits cleared)."""
+        out = []
+        for item in value:
+            try:
+                network = ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or CIDR (e.g. 127.0.0.1, 172.28.0.0/16)"
+                ) from None
+            out.append(str(network) if "/" in item else str(network.network_address))
+        return out
+
+    @model_validator(mode="after")
+    def _pair(self) -> TlsSettings:
+        given = {"cert_file": self.cert_file, "key_file": self.key_file}
+        missing = [name for name, path in given.items() if path is None]
+        if len(missing) == 1:
+            other = "key_file" if missing[0] == "cert_file" else "cert_file"
+            raise ValueError(
+                f"{missing[0]} is missing: HTTPS needs both cert_file and key_file "
+                f"({other} is set); remove both for plain HTTP"
+            )
+        for name, path in given.items():
+            problem = _unreadable(path) if path is not None else None
+            if problem:
+                raise ValueError(f"{name} {str(path)!r}: {problem}")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert_file is not None and self.key_file is not None
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why a PEM file cannot be used, or None."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(64 * 1024)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if b"-----BEGIN " not in head:
+        return "is not PEM (no -----BEGIN line)"
+    return None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listen address reaches only this machine ('localhost', 127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
@@ -303,7 +529,8 @@ class Settings(BaseSettings):
     clip_cache_dir: Path | None = Field(
         default=None,
         description="assembled clips, kept briefly for repeats and ranges; default "
-        "<buffer_dir>/.clips (this server's own: it is emptied at start)",
+        "<buffer_dir>/.clips; it must hold nothing but the cache's own files, which are the "
+        "only ones it deletes (at start, at stop, and when pruning)",
     )
     clip_cache_seconds: int = Field(default=120, ge=0, le=86_400)
     clip_cache_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
@@ -347,6 +574,8 @@ class Settings(BaseSettings):
     events: EventSettings = Field(default_factory=EventSettings)
     push: PushSettings = Field(default_factory=PushSettings)
     accounts: AccountsSettings = Field(default_factory=AccountsSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
+    tls: TlsSettings = Field(default_factory=TlsSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
 
     @model_validator(mode="after")
@@ -359,6 +588,7 @@ class Settings(BaseSettings):
             raise ValueError("api_tokens: at least one bearer token is required")
         if not self.relay_secret.get_secret_value():
             raise ValueError("relay_secret: required (any random string of 16+ chars)")
+        self._check_relay()
         if self.profile != "dev":
             weak = [
                 name
@@ -370,11 +600,52 @@ class Settings(BaseSettings):
                     f"{', '.join(weak)}: example or short secrets (< {MIN_SECRET_LEN} chars) are "
                     "refused outside profile='dev'; run `doorbell init-config` for random ones"
                 )
+        self._plain_http_allowed()
         return self
+
+    def _check_relay(self) -> None:
+        """What reaches the relay's nginx.conf is safe there, and the segmenters can pull."""
+        if not RELAY_SECRET.match(self.relay_secret.get_secret_value()):
+            raise ValueError(
+                "relay_secret: 1-200 of A-Z a-z 0-9 . _ ~ - (it is part of the relay's "
+                "callback URL); run `doorbell init-config` for a random one"
+            )
+        try:
+            _nginx_path(self.relay_run_dir)
+        except ValueError as exc:
+            raise ValueError(f"relay.run_dir (default <data_dir>/relay): {exc}") from exc
+        if not self.relay_plain_rtmp and self.relay.pull_host not in LOOPBACK_HOSTS:
+            raise ValueError(
+                f"relay.pull_host {self.relay.pull_host!r}: with plain_rtmp off the plain RTMP "
+                "port listens on 127.0.0.1 only, where the segmenters pull; set pull_host = "
+                '"127.0.0.1" or plain_rtmp = true (and firewall the port)'
+            )
+
+    @property
+    def relay_plain_rtmp(self) -> bool:
+        """Whether doorbells may publish plain RTMP (see RelaySettings.plain_rtmp)."""
+        if self.relay.plain_rtmp is not None:
+            return self.relay.plain_rtmp
+        return self.profile == "dev" or not self.relay.tls
+
+    def _plain_http_allowed(self) -> None:
+        """In prod, plain HTTP only on loopback (a proxy on this machine) or by opt-in."""
+        if self.profile == "dev" or self.tls.enabled or self.tls.allow_plain_http:
+            return
+        if not is_loopback(self.host):
+            raise ValueError(
+                f"host {self.host!r} reaches beyond this machine without HTTPS, which is "
+                "refused with profile='prod': set [tls] cert_file and key_file, or keep "
+                'host = "127.0.0.1" behind a reverse proxy on this machine (docs/deploy.md), '
+                "or, behind a TLS-terminating proxy on another machine, set [tls] "
+                "allow_plain_http = true (and trusted_proxies to its address)"
+            )
 
     def _secrets(self) -> list[tuple[str, str]]:
         out = [(f"api_tokens[{i}]", t.get_secret_value()) for i, t in enumerate(self.api_tokens)]
         out.append(("relay_secret", self.relay_secret.get_secret_value()))
+        if self.ops.metrics_token.get_secret_value():
+            out.append(("ops.metrics_token", self.ops.metrics_token.get_secret_value()))
         out += [
             (f"cameras[{c.id}].stream_key", c.stream_key.get_secret_value()) for c in self.cameras
         ]
@@ -402,6 +673,13 @@ class Settings(BaseSettings):
         return camera.display_name if camera is not None else camera_id
 
     @property
+    def ops_tokens(self) -> list[str]:
+        """The bearer tokens that read /metrics and /healthz's details."""
+        tokens = [t.get_secret_value() for t in self.api_tokens]
+        metrics = self.ops.metrics_token.get_secret_value()
+        return [*tokens, metrics] if metrics else tokens
+
+    @property
     def clip_dir(self) -> Path:
         return self.clip_cache_dir or self.buffer_dir / ".clips"
 
@@ -421,7 +699,13 @@ class Settings(BaseSettings):
 
     @property
     def public_base(self) -> str:
-        return self.public_url.rstrip("/") if self.public_url else self.callback_base
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        if not self.tls.enabled:
+            return self.callback_base
+        # With TLS the relay calls back on a loopback plain-HTTP port: not for phones.
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host  # noqa: S104
+        return f"https://{host}:{self.port}"
 
     @property
     def vapid_key_file(self) -> Path:
@@ -488,6 +772,15 @@ def generate_config(cameras: list[tuple[str, str]], profile: str = "dev") -> str
         f'api_tokens = ["{secrets.token_urlsafe(24)}"]',
         f'relay_secret = "{secrets.token_urlsafe(24)}"',
         "",
+        "# RTMPS for the doorbells (docs/deploy.md): give the relay a certificate.",
+        "# [relay]",
+        '# tls_cert_file = "/etc/doorbell/relay.pem"',
+        '# tls_key_file = "/etc/doorbell/relay.key"',
+        "",
+        "[ops]",
+        "# Prometheus reads /metrics with this bearer token (and nothing else with it).",
+        f'metrics_token = "{secrets.token_urlsafe(24)}"',
+        "",
     ]
     for camera_id, name in cameras:
         lines += [
@@ -498,4 +791,12 @@ def generate_config(cameras: list[tuple[str, str]], profile: str = "dev") -> str
             f'device_token = "{secrets.token_urlsafe(24)}"',
             "",
         ]
+    lines += [
+        "# HTTPS (docs/deploy.md#https): Caddy in front with host = 127.0.0.1 (the default),",
+        "# or the server's own certificate:",
+        "# [tls]",
+        '# cert_file = "/etc/doorbell/tls/fullchain.pem"',
+        '# key_file = "/etc/doorbell/tls/privkey.pem"',
+        "",
+    ]
     return "\n".join(lines)

@@ -111,7 +111,7 @@ class RangeNotSatisfiable(DoorbellError):
 
     def __init__(self, header: str | None, size: int) -> None:
         self.size = size
-        super().__init__(f"range {header!r} is outside the {size} bytes of this file")
+        super().__init__(f"range {(header or '')[:60]!r} is outside the {size} bytes of this file")
 
 
 @dataclass(frozen=True, slots=True)

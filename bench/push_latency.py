@@ -83,7 +83,7 @@ def push_latency(server: Server, fake_sends: object, count: int) -> dict[str, fl
 
     wait_until("every push at the fake FCM", all_arrived, 60, 0.2)
     latencies = [(received[i] - sent[i]) / 1e6 for i in sent]
-    metrics = httpx.get(f"{server.base}/metrics", timeout=5).text
+    metrics = server.get("/metrics").text
     server_sum = server_count = 0.0
     for line in metrics.splitlines():
         if line.startswith("doorbell_event_to_push_seconds_sum"):

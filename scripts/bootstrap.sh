@@ -13,7 +13,7 @@ dev=0
 [ "${1:-}" = "--dev" ] && dev=1
 
 apt_packages=(
-  nginx libnginx-mod-rtmp ffmpeg
+  nginx libnginx-mod-rtmp libnginx-mod-stream ffmpeg glib-networking
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x gir1.2-gstreamer-1.0
   gir1.2-gst-plugins-base-1.0 libgirepository1.0-dev libcairo2-dev pkg-config python3-gst-1.0
@@ -21,6 +21,9 @@ apt_packages=(
 )
 # docker-compose (v1, Debian's) only validates docker-compose.yml in the tests; no engine is needed.
 [ "$dev" = 1 ] && apt_packages+=(docker-compose)
+# Caddy: the tests read infra/caddy/Caddyfile with it and run it as the HTTPS proxy in front
+# of a real server (tests/stack/test_tls.py).
+[ "$dev" = 1 ] && apt_packages+=(caddy)
 # The store's tests run a throwaway PostgreSQL cluster (tests/pg.py) from the server binaries;
 # postgresql-common also creates the `postgres` user they run as when the tests run as root.
 [ "$dev" = 1 ] && apt_packages+=(postgresql)

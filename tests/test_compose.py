@@ -37,7 +37,8 @@ PACKAGES = [
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SETTINGS_FILE = ROOT / "infra" / "compose" / "doorbell.toml"
 CONFIG_TARGET = "/etc/doorbell/doorbell.toml"
-SERVICES = {"relay", "server", "camera"}
+SERVICES = {"relay", "server", "camera", "caddy"}
+CADDYFILE = ROOT / "infra" / "caddy" / "Caddyfile"
 HINT = "run scripts/bootstrap.sh --dev (it installs Debian's docker-compose package)"
 TO_JSON = "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)"
 
@@ -132,7 +133,7 @@ def _dockerfile(service: dict[str, Any]) -> tuple[Path, Path]:
     return context, context / build.get("dockerfile", "Dockerfile")
 
 
-def test_compose_file_is_valid_and_has_the_three_services(compose: dict[str, Any]) -> None:
+def test_compose_file_is_valid_and_has_the_four_services(compose: dict[str, Any]) -> None:
     assert set(compose["services"]) == SERVICES
 
 
@@ -198,6 +199,7 @@ def test_ports_are_published_on_loopback_only(compose: dict[str, Any]) -> None:
     assert published["server"] == ["127.0.0.1:8000:8000/tcp"]
     assert published["relay"] == ["127.0.0.1:1935:1935/tcp"]
     assert published["camera"] == []
+    assert published["caddy"] == ["127.0.0.1:8443:443/tcp"]
 
 
 def test_start_order_waits_for_health(compose: dict[str, Any], settings: Settings) -> None:
@@ -270,10 +272,12 @@ def test_compose_settings_load(settings: Settings) -> None:
 
 
 def test_relay_conf_rendered_from_the_compose_settings(settings: Settings, tmp_path: Path) -> None:
-    conf = render_conf(settings, tmp_path)
+    conf = render_conf(settings, tmp_path, 19350)
     secret = settings.relay_secret.get_secret_value()
-    assert "listen 0.0.0.0:1935;" in conf
+    assert "listen 0.0.0.0:1935;" in conf  # the stream front; dev keeps plain RTMP
+    assert settings.relay_plain_rtmp
     assert "allow play 172.28.0.10;" in conf
+    assert "        172.28.0.10 1;" in conf  # the server's segmenters: not held to the cap
     assert conf.index("allow play 172.28.0.10;") < conf.index("deny play all;")
     assert "access_log off;" in conf
     assert f"on_publish http://server:8000/internal/relay/on_publish?secret={secret};" in conf
@@ -281,3 +285,67 @@ def test_relay_conf_rendered_from_the_compose_settings(settings: Settings, tmp_p
         f"on_publish_done http://server:8000/internal/relay/on_publish_done?secret={secret};"
         in conf
     )
+
+
+def test_caddy_proxies_https_to_the_server_which_believes_only_it(
+    compose: dict[str, Any], settings: Settings
+) -> None:
+    caddy = _service(compose, "caddy")
+    mount = _mount(caddy, "/etc/caddy/Caddyfile")
+    assert Path(mount["source"]) == CADDYFILE
+    assert mount["read_only"] is True
+    assert _mount(caddy, "/data")["source"] in compose["volumes"]  # its certificates and CA
+    assert caddy["command"][caddy["command"].index("--config") + 1] == "/etc/caddy/Caddyfile"
+    assert caddy["environment"]["DOORBELL_UPSTREAM"] == f"server:{settings.port}"
+    assert caddy["depends_on"] == {"server": {"condition": "service_healthy"}}
+    assert caddy["restart"] == "unless-stopped"
+    # The server believes X-Forwarded-Proto from Caddy's fixed address, and from no other
+    # container (a client of the published port 8000 cannot claim HTTPS).
+    (ipam,) = compose["networks"]["doorbell"]["ipam"]["config"]
+    address = ipaddress.ip_address(caddy["networks"]["doorbell"]["ipv4_address"])
+    assert address in ipaddress.ip_network(ipam["subnet"])
+    assert address not in ipaddress.ip_network(ipam["ip_range"])
+    trusted = [ipaddress.ip_network(p) for p in settings.tls.trusted_proxies]
+    assert any(address in network for network in trusted)
+    assert all(n.num_addresses == 1 for n in trusted), "trust single addresses, not the subnet"
+    assert not settings.tls.enabled  # Caddy terminates TLS; the server speaks HTTP behind it
+    assert settings.tls.hsts_max_age_s == 0  # never pin `localhost` to HTTPS in a browser
+
+
+def test_the_caddyfile_reverse_proxies_with_streaming(tmp_path: Path) -> None:
+    """The shipped Caddyfile as Caddy reads it: for the domain given, everything goes to
+    the upstream given, flushed at once (the event stream)."""
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        pytest.fail("caddy is not installed: run scripts/bootstrap.sh --dev")
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "DOORBELL_DOMAIN": "doorbell.example.net",
+        "DOORBELL_UPSTREAM": "server:8000",
+    }
+    adapted = subprocess.run(
+        [caddy, "adapt", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert adapted.returncode == 0, adapted.stderr
+    assert "Caddyfile input is not formatted" not in adapted.stderr
+    (server,) = json.loads(adapted.stdout)["apps"]["http"]["servers"].values()
+    assert server["listen"] == [":443"]
+    (route,) = server["routes"]
+    assert route["match"] == [{"host": ["doorbell.example.net"]}]
+    handlers = json.dumps(route["handle"])
+    proxies = [h for h in _handlers(route["handle"]) if h.get("handler") == "reverse_proxy"]
+    assert len(proxies) == 1, handlers
+    assert proxies[0]["upstreams"] == [{"dial": "server:8000"}]
+    assert proxies[0]["flush_interval"] == -1
+    assert '"encode"' not in handlers  # a compressor would hold back the event stream
+
+
+def _handlers(handle: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for handler in handle:
+        out.append(handler)
+        for route in handler.get("routes", []):
+            out += _handlers(route.get("handle", []))
+    return out

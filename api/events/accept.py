@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from api.events.model import Box, EventRecord
+from common.clock import MAX_EPOCH_MS
 from common.events import EventKind
 from common.ids import CAMERA_ID_PATTERN, UUID_PATTERN
 
@@ -30,7 +31,9 @@ class AgentEvent(BaseModel):
     id: str = Field(pattern=UUID_PATTERN, description="lowercase hyphenated UUID, by the agent")
     camera: str = Field(pattern=CAMERA_ID_PATTERN)
     kind: EventKind
-    at_ms: Int = Field(ge=0, description="capture time, UTC epoch ms on the agent's clock")
+    at_ms: Int = Field(
+        ge=0, le=MAX_EPOCH_MS, description="capture time, UTC epoch ms on the agent's clock"
+    )
     score: float | None = Field(default=None, ge=0, le=1)
     box: tuple[Unit, Unit, Unit, Unit] | None = None
     clock_offset_ms: Int | None = Field(

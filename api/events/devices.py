@@ -3,12 +3,8 @@ not one per event). Every change goes through here, so the cache owns its invali
 
 from __future__ import annotations
 
-import logging
-
 from api.events.model import Channel, DeviceRecord, Platform, QuietHours, WebPushKeys
 from api.store import DeviceStore
-
-logger = logging.getLogger(__name__)
 
 
 class Devices:
@@ -55,12 +51,8 @@ class Devices:
             self._cache = None
 
     async def forget_token(self, token: str) -> bool:
+        """Delete the device with this token (the dispatcher logs its id, never the token)."""
         try:
-            forgotten = await self._store.forget_token(token)
+            return await self._store.forget_token(token)
         finally:
             self._cache = None
-        if forgotten:
-            logger.info(
-                "device with token ...%s deleted: the push service says it is gone", token[-8:]
-            )
-        return forgotten

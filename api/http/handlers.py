@@ -201,6 +201,13 @@ def validation_problem(exc: RequestValidationError) -> BadRequest:
     return BadRequest(first, f"invalid request: {text}", problems=problems)
 
 
+def unreadable_body(cause: BaseException) -> BadRequest:
+    problem = f"not JSON in UTF-8 ({type(cause).__name__})"
+    return BadRequest(
+        "body", f"invalid request: body: {problem}", problems=[FieldProblem("body", problem)]
+    )
+
+
 def _declare_error_out(app: FastAPI) -> None:
     """FastAPI declares its own 422 body (HTTPValidationError) on routes with parameters
     that did not declare one; ours is ErrorOut (`invalid` below makes it), so say that."""
@@ -247,6 +254,10 @@ def install(app: FastAPI, assembly_errors: tuple[type[Exception], ...] = ()) -> 
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            # FastAPI could not read the body as JSON (not UTF-8, say): a 422 like any
+            # other invalid body, in the declared shape.
+            return error_response(unreadable_body(exc.__cause__))
         return JSONResponse(
             {"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
         )

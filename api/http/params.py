@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from api.errors import BadRequest
+from common.clock import MAX_EPOCH_MS
 from common.events import EVENT_KINDS, EventKind
 from common.ids import CAMERA_ID_PATTERN, is_camera_id
 from common.media import CLIP_FORMATS, ClipFormat, clip_format
@@ -56,11 +57,21 @@ def check_camera_filter(value: str | None) -> str | None:
 
 # Longer than any sequence number a buffer reaches (one a second), short of a huge int.
 MAX_SEQUENCE_DIGITS = 12
+# Longer than any instant written in ISO-8601 (with nanoseconds and an offset).
+MAX_INSTANT_CHARS = 40
+# Longer than any sensible number of seconds ("900", "2.5", "1e2").
+MAX_SECONDS_CHARS = 16
+
+
+def is_decimal(value: str, max_digits: int) -> bool:
+    """True for 1 to `max_digits` ASCII digits and nothing else. (`str.isdigit` also takes
+    "²" and "٣", which `int` refuses or reads; and `int` refuses more than 4,300 digits.)"""
+    return 0 < len(value) <= max_digits and value.isascii() and value.isdigit()
 
 
 def parse_sequence(name: str, value: str) -> int:
     """A non-negative decimal integer (a segment or part number): ASCII digits only."""
-    if not (value.isascii() and value.isdigit() and len(value) <= MAX_SEQUENCE_DIGITS):
+    if not is_decimal(value, MAX_SEQUENCE_DIGITS):
         raise BadRequest(
             name,
             f"{name} must be a non-negative integer of at most {MAX_SEQUENCE_DIGITS} digits; "
@@ -71,33 +82,44 @@ def parse_sequence(name: str, value: str) -> int:
 
 def parse_seconds(value: str, buffer_seconds: int) -> float:
     try:
-        seconds = float(value)
+        seconds = float(value) if len(value) <= MAX_SECONDS_CHARS else math.nan
     except ValueError:
         seconds = math.nan
     if not math.isfinite(seconds) or not 1 <= seconds <= buffer_seconds:
         raise BadRequest(
             "seconds",
             f"seconds must be a number from 1 to {buffer_seconds} (the buffer length); "
-            f"got {value!r}",
+            f"got {value[:40]!r}",
         )
     return seconds
 
 
-def parse_instant(name: str, value: str) -> int:
-    """UTC epoch milliseconds, or ISO-8601 with an offset (e.g. 2026-11-23T10:15:00Z)."""
-    if value.isdigit():
-        return int(value)
+def _iso_ms(value: str) -> int | None:
+    """ISO-8601 with an offset as epoch ms; None if it is not that."""
+    if len(value) > MAX_INSTANT_CHARS:
+        return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
+        return None if parsed.tzinfo is None else int(parsed.timestamp() * 1000)
+    except (ValueError, OverflowError):
+        return None
+
+
+def parse_instant(name: str, value: str) -> int:
+    """UTC epoch milliseconds (ASCII digits), or ISO-8601 with an offset (e.g.
+    2026-11-23T10:15:00Z), from 1970 to the end of year 9999."""
+    if value.isdigit():  # any script's digits: refused below unless they are ASCII
+        at_ms = int(value) if is_decimal(value, len(str(MAX_EPOCH_MS))) else None
+    else:
+        at_ms = _iso_ms(value)
+    if at_ms is None or not 0 <= at_ms <= MAX_EPOCH_MS:
         raise BadRequest(
             name,
-            f"{name} must be UTC epoch milliseconds or ISO-8601 with an offset "
-            f"(2026-11-23T10:15:00Z); got {value!r}",
+            f"{name} must be UTC epoch milliseconds (ASCII digits, 0 to {MAX_EPOCH_MS}) or "
+            f"ISO-8601 with an offset (2026-11-23T10:15:00Z) from 1970 to 9999; "
+            f"got {value[:40]!r}",
         )
-    return int(parsed.timestamp() * 1000)
+    return at_ms
 
 
 def clip_range(

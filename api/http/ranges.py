@@ -22,7 +22,15 @@ from api.video.ports import LayoutView, PieceView
 
 # Large reads: each is one hop to a worker thread (a 900-s clip is ~170 MB).
 CHUNK = 1024 * 1024
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
+# Positions past any file (a byte count of 18 digits is an exabyte): longer numbers are read
+# as this, not handed to `int` (which refuses more than 4,300 digits).
+MAX_POSITION_DIGITS = 18
+BEYOND_ANY_FILE = 10**MAX_POSITION_DIGITS
+
+
+def _position(digits: str) -> int:
+    return int(digits) if len(digits) <= MAX_POSITION_DIGITS else BEYOND_ANY_FILE
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +66,13 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if first == "" and last == "":
         return None
     if first == "":  # the last N bytes
-        length = int(last)
+        length = _position(last)
         if length == 0 or size == 0:
             raise RangeNotSatisfiable(header, size)
         return max(size - length, 0), size - 1
-    start = int(first)
-    end = size - 1 if last == "" else min(int(last), size - 1)
-    if start >= size or (last != "" and int(last) < start):
+    start = _position(first)
+    end = size - 1 if last == "" else min(_position(last), size - 1)
+    if start >= size or (last != "" and _position(last) < start):
         raise RangeNotSatisfiable(header, size)
     return start, end
 

@@ -15,7 +15,7 @@ What a stranger who can open TCP connections may cost is bounded here, below the
 - repeated warnings (connections shed, invalid requests, the event loop's accept errors) are
   logged once per burst (`OncePerBurst`).
 
-Bodies are capped in the app (`api.http.bodylimit`); TLS is the caller's `ssl_context`.
+Bodies are capped in the app (`api.http.bodylimit`); TLS comes in the caller's uvicorn options.
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
-import ssl
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -357,10 +356,11 @@ def _quiet_repeats() -> None:
 
 
 def build_server(
-    app: ASGIApp, settings: Settings, ssl_context: ssl.SSLContext | None = None
+    app: ASGIApp, settings: Settings, options: Mapping[str, Any] | None = None
 ) -> uvicorn.Server:
     """The uvicorn server for `doorbell serve`: the descriptor limit raised, the caps
-    computed and logged. `ssl_context`: serve HTTPS with it (None: plain HTTP)."""
+    computed and logged. `options`: more uvicorn.Config arguments (TLS, proxy headers:
+    `api.http.tls.uvicorn_options`)."""
     http = settings.http
     limit = raise_descriptor_limit()
     reserve = reserved_descriptors(http, len(settings.cameras), settings.clip_concurrency)
@@ -398,8 +398,6 @@ def build_server(
         timeout_keep_alive=http.keep_alive_s,
         h11_max_incomplete_event_size=http.max_head_bytes,
         backlog=http.backlog,
+        **(options or {}),
     )
-    config.load()
-    if ssl_context is not None:
-        config.ssl = ssl_context
     return uvicorn.Server(config)

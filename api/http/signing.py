@@ -13,6 +13,9 @@ from urllib.parse import urlencode
 
 Verdict = Literal["ok", "expired", "invalid"]
 SIGNATURE_PARAMS = frozenset({"exp", "sig"})
+# `exp` is unix seconds: 12 digits reach the year 33658. `sig`: 24 bytes in unpadded base64url.
+MAX_EXP_DIGITS = 12
+SIG_CHARS = 32
 
 
 # Added by HLS players to a playlist URL (RFC 8216bis 6.2.5: `_HLS_msn`, `_HLS_part`,
@@ -53,9 +56,12 @@ class UrlSigner:
 
     def verify(self, path: str, query: Mapping[str, str]) -> Verdict:
         exp_text, sig = query.get("exp", ""), query.get("sig", "")
-        if not exp_text.isdigit() or not sig:
+        # ASCII digits only (`isdigit` alone takes "²", which `int` refuses), a bounded
+        # length; and bytes compared, as `compare_digest` refuses non-ASCII str.
+        well_formed = exp_text.isascii() and exp_text.isdigit() and sig.isascii()
+        if not (well_formed and len(exp_text) <= MAX_EXP_DIGITS and len(sig) == SIG_CHARS):
             return "invalid"
         exp = int(exp_text)
-        if not hmac.compare_digest(sig, self.signature(path, query, exp)):
+        if not hmac.compare_digest(sig.encode(), self.signature(path, query, exp).encode()):
             return "invalid"
         return "ok" if self._clock() <= exp else "expired"

@@ -44,9 +44,11 @@ class LoggingNotifier:
         self._why = why
 
     async def send(self, message: PushMessage, devices: Sequence[DeviceRecord]) -> list[SendResult]:
+        # The data's values stay out: its image and clip links are signed URLs.
         logger.info(
-            "push not sent (%s): %s %r %r data=%s to %d device(s)",
-            self._why, message.kind, message.title, message.body, message.data, len(devices),
+            "push not sent (%s): %s %r %r (data: %s) to %d device(s)",
+            self._why, message.kind, message.title, message.body,
+            ", ".join(sorted(message.data)), len(devices),
         )  # fmt: skip
         return [SendResult(device.id, "logged", error=self._why) for device in devices]
 

@@ -34,16 +34,24 @@ class Presence:
     def is_online(self, camera_id: str) -> bool:
         """Publishing now: the relay said so, or segments are arriving. The second half covers a
         server restarted behind an external relay, which repeats no on_publish."""
-        if camera_id in self._publishers:
-            return True
+        return camera_id in self._publishers or self._receiving(camera_id)
+
+    def publisher(self, camera_id: str) -> Publisher | None:
+        return self._publishers.get(camera_id)
+
+    def live_publisher(self, camera_id: str) -> Publisher | None:
+        """The publisher the relay accepted, if its video is arriving now: proof that it
+        still publishes. A publisher without arriving video may be a stale record (a relay
+        restarted without on_publish_done) and does not count."""
+        publisher = self._publishers.get(camera_id)
+        return publisher if publisher is not None and self._receiving(camera_id) else None
+
+    def _receiving(self, camera_id: str) -> bool:
         buffer = self._buffers.get(camera_id)
         if buffer is None:
             return False
         age = buffer.stats().last_segment_age_ms
         return age is not None and age < RECEIVING_WITHIN_MS
-
-    def publisher(self, camera_id: str) -> Publisher | None:
-        return self._publishers.get(camera_id)
 
     def since_ms(self, camera_id: str) -> int | None:
         """When the camera's present state began, as far as this server knows: the publish

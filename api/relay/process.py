@@ -11,8 +11,8 @@ from pathlib import Path
 
 from api.config import Settings
 from api.errors import RelayError, RelayNotReady
-from api.relay.conf import CONF_NAME, render_conf
-from api.relay.ports import port_is_free, wait_port
+from api.relay.conf import BACKEND_HOST, CONF_NAME, listen_addresses, plain_host, render_conf
+from api.relay.ports import free_port, port_is_free, wait_port
 from common.process import stop_process
 
 logger = logging.getLogger(__name__)
@@ -39,15 +39,17 @@ class Relay:
         # The config holds the relay secret: readable by its owner only.
         self.conf_path.touch(mode=0o600)
         self.conf_path.chmod(0o600)
-        self.conf_path.write_text(render_conf(self._settings, self._run_dir), encoding="utf-8")
+        text = render_conf(self._settings, self._run_dir, free_port(BACKEND_HOST))
+        self.conf_path.write_text(text, encoding="utf-8")
         return self.conf_path
 
     async def run(self) -> None:
         relay = self._settings.relay
         # nginx retries a busy port for ~2.5 s and the readiness probe below would mistake the
         # other listener for ours: refuse a taken port up front, with a message that says so.
-        if not port_is_free(relay.listen_host, relay.port):
-            raise RelayError(f"RTMP port {relay.listen_host}:{relay.port} is already in use")
+        for listen_host, port in listen_addresses(self._settings):
+            if not port_is_free(listen_host, port):
+                raise RelayError(f"RTMP port {listen_host}:{port} is already in use")
         conf = await asyncio.to_thread(self.write_conf)
         # -e stderr: nginx opens its compiled-in error log before reading the config otherwise.
         argv = [
@@ -72,7 +74,8 @@ class Relay:
         self.pid = proc.pid
         assert proc.stderr is not None
         drain = asyncio.create_task(self._drain(proc.stderr))
-        host = "127.0.0.1" if relay.listen_host in {"0.0.0.0", ""} else relay.listen_host  # noqa: S104
+        listen = plain_host(self._settings)
+        host = "127.0.0.1" if listen in {"0.0.0.0", ""} else listen  # noqa: S104
         try:
             try:
                 await wait_port(

@@ -6,6 +6,7 @@ import contextlib
 import json
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from api.config import Settings, generate_config, load_settings
+from api.private import write_private
 
 HEALTH_TIMEOUT_S = 30.0
 
@@ -28,14 +30,39 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def _wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
+def _port_taken(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _answered_by(url: str, token: str) -> int | None:
+    """The pid of the server process that answered /healthz healthy, else None."""
+    with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
+        response = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=1)
+        if response.status_code == 200:
+            pid: int = response.json()["instance"]["pid"]
+            return pid
+    return None
+
+
+def _wait_healthy(url: str, token: str, server: subprocess.Popen[bytes]) -> None:
+    """Return once the server this demo started (not another one on the port) says it is
+    healthy; exit with a message if it ends first or takes too long."""
     deadline = time.monotonic() + HEALTH_TIMEOUT_S
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"doorbell demo: the server exited with status {server.returncode}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
+        pid = _answered_by(url, token)
+        if pid == server.pid:
+            return
+        if pid is not None:
+            raise SystemExit(
+                f"doorbell demo: {url} is answered by another server (pid {pid}), not ours"
+            )
         time.sleep(0.2)  # poll interval while the server starts
     raise SystemExit(f"doorbell demo: {url} not healthy after {HEALTH_TIMEOUT_S:g}s")
 
@@ -71,11 +98,7 @@ DEMO_USER = "demo"
 def _prepare(config: Path) -> tuple[Settings, Path]:
     """The demo's settings (made with fresh secrets the first time) and its agent's TOML."""
     if not config.exists():
-        config.parent.mkdir(parents=True, exist_ok=True)
-        config.touch(mode=0o600)
-        config.write_text(
-            generate_config([("front", "Front door")], profile="dev"), encoding="utf-8"
-        )
+        write_private(config, generate_config([("front", "Front door")], profile="dev"))
         print(f"doorbell demo: wrote {config} with fresh secrets")
     settings = load_settings(config)
     camera = settings.cameras[0]
@@ -85,8 +108,7 @@ def _prepare(config: Path) -> tuple[Settings, Path]:
             "events); delete the file and run the demo again for a fresh one"
         )
     agent_toml = config.parent / "agent.toml"
-    agent_toml.touch(mode=0o600)
-    agent_toml.write_text(agent_config(settings, config.parent / "agent"), encoding="utf-8")
+    write_private(agent_toml, agent_config(settings, config.parent / "agent"))
     return settings, agent_toml
 
 
@@ -105,8 +127,7 @@ def demo_user(config: Path) -> tuple[str, str]:
             input=password, capture_output=True, text=True, check=False, timeout=60,
         )  # fmt: skip
         if made.returncode == 0:
-            kept.touch(mode=0o600)
-            kept.write_text(f"{DEMO_USER}\n{password}\n", encoding="utf-8")
+            write_private(kept, f"{DEMO_USER}\n{password}\n")
             return DEMO_USER, password
     raise SystemExit(f"doorbell demo: could not make the demo user: {made.stderr.strip()}")
 
@@ -142,11 +163,16 @@ def _banner(settings: Settings, config: Path, agent_toml: Path, user: tuple[str,
 def run_demo(config: Path, seconds: float) -> int:
     settings, agent_toml = _prepare(config)
     base = f"http://127.0.0.1:{settings.port}"
+    if _port_taken("127.0.0.1", settings.port):
+        raise SystemExit(
+            f"doorbell demo: port {settings.port} is taken (another demo or server?); "
+            f"stop it, or set another port in {config}"
+        )
     server = subprocess.Popen([sys.executable, "-m", "api", "serve", "--config", str(config)])
     camera_proc: subprocess.Popen[bytes] | None = None
     previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        _wait_healthy(f"{base}/healthz", server)
+        _wait_healthy(f"{base}/healthz", settings.api_tokens[0].get_secret_value(), server)
         user = demo_user(config)
         camera_proc = subprocess.Popen(
             [sys.executable, "-m", "agent", "--log-level", "WARNING", "run", "--config",

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from api.errors import ClipsBusy
+from api.video import cachedir
 from api.video.ports import CameraBuffer, ClipPlanView, LayoutView
 from common.media import ClipFormat
 
@@ -65,15 +65,15 @@ class ClipService:
         self.peak_running = 0
 
     async def start(self) -> None:
-        """Start from an empty cache directory (stale files from a previous run go)."""
-        await asyncio.to_thread(shutil.rmtree, self._dir, True)
-        await asyncio.to_thread(self._dir.mkdir, parents=True, exist_ok=True)
+        """Start with no stale clips of an earlier run; only the cache's own files go
+        (`api.video.cachedir`: a directory holding anything else is refused)."""
+        self._dir = await asyncio.to_thread(cachedir.open_cache_dir, self._dir)
 
     async def aclose(self) -> None:
         for task in self._inflight.values():
             task.cancel()
         await asyncio.gather(*self._inflight.values(), return_exceptions=True)
-        await asyncio.to_thread(shutil.rmtree, self._dir, True)
+        await asyncio.to_thread(cachedir.sweep_cache_dir, self._dir)
 
     def stats(self) -> dict[str, int]:
         return {
@@ -137,8 +137,8 @@ class ClipService:
         self, buffer: CameraBuffer[Any], plan: ClipPlanView, fmt: ClipFormat, key: str
     ) -> CachedClip:
         async with self._slot():
-            part = self._dir / f"{key}.part"
-            final = self._dir / key
+            part = self._dir / cachedir.file_name(key, part=True)
+            final = self._dir / cachedir.file_name(key)
             started = time.monotonic()
             try:
                 layout = await buffer.assemble(plan, fmt, part)

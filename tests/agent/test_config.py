@@ -122,3 +122,28 @@ def test_motion_zones_come_as_lists_from_a_config_file() -> None:
     )
     assert settings.zones[0] == ((0.0, 0.0), (1.0, 0.0), (1.0, 0.5))
     assert len(settings.zones) == 2
+
+
+def test_relay_ca_file_is_for_rtmps_and_must_exist(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not yet a certificate")
+    rtmps = GOOD.replace("rtmp://server.lan:1935", "rtmps://server.lan:1936")
+    s = load_settings(AgentSettings, write(tmp_path, f'relay_ca_file = "{ca}"\n{rtmps}'))
+    assert s.relay_ca_file == ca
+    assert s.publish_url.startswith("rtmps://server.lan:1936/live/front?key=")
+    with pytest.raises(ValidationError, match="relay_ca_file is for an rtmps:// relay_url"):
+        load_settings(AgentSettings, write(tmp_path, f'relay_ca_file = "{ca}"\n{GOOD}'))
+    missing = tmp_path / "missing.pem"
+    with pytest.raises(ValidationError, match="is not a file"):
+        load_settings(AgentSettings, write(tmp_path, f'relay_ca_file = "{missing}"\n{rtmps}'))
+
+
+def test_a_ca_file_without_a_certificate_stops_the_agent_at_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not a certificate")
+    rtmps = GOOD.replace("rtmp://server.lan:1935", "rtmps://server.lan:1936")
+    config = write(tmp_path, f'relay_ca_file = "{ca}"\n{rtmps}')
+    assert main(["run", "--config", str(config)]) == 2
+    assert f"relay_ca_file '{ca}'" in capsys.readouterr().err

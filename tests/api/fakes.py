@@ -106,6 +106,7 @@ class FakeBuffer:
         self.waited: list[tuple[int, float]] = []
         self.publish_notices = 0
         self.ran = asyncio.Event()
+        self.last_segment_age_ms: int | None = None  # a test sets it: video is arriving
 
     # -- what a test does ----------------------------------------------------------------------
     async def grow_to(self, ms: int) -> None:
@@ -124,7 +125,7 @@ class FakeBuffer:
             bytes=count * self.segment_bytes,
             oldest_ms=self.first_ms if count else None,
             newest_ms=self.newest_ms,
-            last_segment_age_ms=None,
+            last_segment_age_ms=self.last_segment_age_ms,
         )
 
     def notify_publish(self) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +68,7 @@ def test_loads_toml_and_env_overrides(tmp_path: Path, monkeypatch: pytest.Monkey
         ),
         (('"a-long-random-token-0123456789"', '"dev-token"'), "", "api_tokens[0]"),
         (('"a-long-stream-key-0123456789"', '"short"'), "", "cameras[front].stream_key"),
+        (("buffer_seconds = 60", '[ops]\nmetrics_token = "short"'), "", "ops.metrics_token"),
     ],
 )
 def test_invalid_settings_name_the_field(
@@ -116,6 +119,10 @@ def test_generated_config_has_fresh_secrets_that_load(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, a))
     assert settings.cameras[0].name == 'Front "door"'
     assert settings.api_tokens[0].get_secret_value() not in b
+    metrics_token = settings.ops.metrics_token.get_secret_value()
+    assert len(metrics_token) >= 16
+    assert metrics_token not in b
+    assert metrics_token in settings.ops_tokens
 
 
 def test_init_config_refuses_to_overwrite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -125,6 +132,24 @@ def test_init_config_refuses_to_overwrite(tmp_path: Path, monkeypatch: pytest.Mo
     assert [c.id for c in load_settings(path).cameras] == ["front", "back"]
     assert path.stat().st_mode & 0o077 == 0
     assert main(["init-config", str(path)]) == 2
+
+
+def test_init_config_writes_0600_also_over_a_readable_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    previous = os.umask(0o022)
+    try:
+        path = tmp_path / "c.toml"
+        path.write_text("# an old config, readable by everyone\n")
+        path.chmod(0o644)
+        assert main(["init-config", str(path), "--force"]) == 0
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert load_settings(path).cameras[0].id == "front"
+        assert stat.S_IMODE((tmp_path / "var").stat().st_mode) == 0o700  # the data directory
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml", "var"]
+    finally:
+        os.umask(previous)
 
 
 def test_init_config_makes_the_web_push_key_once(

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from agent.events import CAMERA_ID_PATTERN, KINDS, Event, Kind, event_schema
+from common.clock import MAX_EPOCH_MS
 
 SCHEMA = event_schema()
 
@@ -129,7 +130,7 @@ VALID = {"id": EVENT_ID, "camera": "front-door", "kind": "ring", "at_ms": 1_790_
 def test_every_payload_the_agent_makes_is_valid(kind: Kind, offset: int | None) -> None:
     bare = Event.new("front-door", kind, 1_790_000_000_123)
     full = Event.new("cam_2", kind, 0, score=0.25, box=(0.0, 0.5, 0.25, 1.0))
-    edge = Event.new("a", kind, 2**53, score=1, box=(1, 1, 0, 0))
+    edge = Event.new("a", kind, MAX_EPOCH_MS, score=1, box=(1, 1, 0, 0))
     for event in (bare, full, edge):
         payload = event.to_payload(offset)
         assert schema_errors(payload) == []
@@ -153,6 +154,9 @@ def test_absent_optional_fields_are_omitted_not_null() -> None:
         ({"camera": "Front Door"}, "does not match"),
         ({"camera": "x" * 33}, "does not match"),
         ({"at_ms": -1}, "< 0"),
+        ({"at_ms": MAX_EPOCH_MS + 1}, f"> {MAX_EPOCH_MS}"),
+        ({"at_ms": 10**400}, f"> {MAX_EPOCH_MS}"),
+        ({"clock_offset_ms": 10**400}, "> 946080000000"),
         ({"at_ms": 1.5}, "expected integer"),
         ({"at_ms": "1790000000000"}, "expected integer"),
         ({"score": 1.5}, "> 1"),
@@ -183,6 +187,7 @@ def test_the_event_type_refuses_what_the_schema_refuses() -> None:
         {"camera": "Front Door"},
         {"kind": "knock"},
         {"at_ms": -1},
+        {"at_ms": MAX_EPOCH_MS + 1},
         {"at_ms": True},
         {"score": 1.5},
         {"score": math.nan},

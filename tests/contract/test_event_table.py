@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from agent.events import Event
 from api.events.accept import AgentEvent
+from common.clock import MAX_EPOCH_MS
 from tests.contract.test_event_schema import schema_errors
 
 EVENT_ID = "0b7c3a52-0f1e-4d8e-9a57-3f3b8f6c2d10"
@@ -30,7 +31,9 @@ TABLE: list[tuple[str, dict[str, Any], bool]] = [
     ("motion end", {"kind": "motion_end"}, True),
     ("a clock offset", {"clock_offset_ms": -120_000}, True),
     ("time zero", {"at_ms": 0}, True),
-    ("the largest exact double", {"at_ms": 2**53}, True),
+    ("the last instant of year 9999", {"at_ms": MAX_EPOCH_MS}, True),
+    ("past year 9999", {"at_ms": MAX_EPOCH_MS + 1}, False),
+    ("a time of 400 digits", {"at_ms": int("9" * 400)}, False),
     ("the edges of a unit", {"score": 1, "box": [1, 1, 0, 0]}, True),
     ("an unknown kind", {"kind": "knock"}, False),
     ("an unknown field", {"colour": "red"}, False),

@@ -75,6 +75,10 @@ class Server:
     buffer_seconds: int = 60
     extra: dict[str, Any] = field(default_factory=dict)
     relay: bool = True
+    relay_extra: dict[str, Any] = field(default_factory=dict)  # more [relay] settings
+    # Where the data and buffer directories are (default: `root`): two servers given the same
+    # one run on the same state.
+    state: Path | None = None
     # Fake FCM: firebase-admin in the server process sends there (tests/stack/run_server.py).
     fcm_url: str | None = None
     http_port: int = field(default_factory=free_port)
@@ -88,18 +92,21 @@ class Server:
         require_binary("ffmpeg")
         self.config = self.root / "doorbell.toml"
         self.log = self.root / "server.log"
-        self.buffer_dir = self.root / "buffer"
+        state = self.state or self.root
+        self.data_dir = state / "data"
+        self.buffer_dir = state / "buffer"
         lines = [
             'profile = "prod"',
             f"port = {self.http_port}",
             f"api_tokens = [{json.dumps(TOKEN)}]",
             f"relay_secret = {json.dumps(RELAY_SECRET)}",
-            f'data_dir = "{self.root / "data"}"',
+            f'data_dir = "{self.data_dir}"',
             f'buffer_dir = "{self.buffer_dir}"',
             f"buffer_seconds = {self.buffer_seconds}",
         ]
         lines += [f"{k} = {_toml(v)}" for k, v in self.extra.items()]
         lines += ["[relay]", f"port = {self.rtmp_port}", f"enabled = {json.dumps(self.relay)}"]
+        lines += [f"{k} = {_toml(v)}" for k, v in self.relay_extra.items()]
         for camera_id, key in self.cameras.items():
             lines += [
                 "[[cameras]]",
@@ -159,7 +166,8 @@ class Server:
         return body
 
     def health(self) -> dict[str, Any]:
-        body: dict[str, Any] = httpx.get(f"{self.base}/healthz", timeout=5).json()
+        """/healthz with its details (loops, cameras, instance): the API token reads them."""
+        body: dict[str, Any] = self.get("/healthz").json()
         return body
 
     def sidecar(self, camera_id: str) -> list[dict[str, Any]]:

@@ -383,7 +383,7 @@ def test_identical_concurrent_requests_share_one_assembly(server: Server) -> Non
 
 
 def metrics(server: Server) -> dict[str, float]:
-    text = server.get("/metrics", token=None).text
+    text = server.get("/metrics").text
     return {
         line.split(" ")[0]: float(line.split(" ")[1])
         for line in text.splitlines()

@@ -392,7 +392,7 @@ def test_listing_filters_and_pages(server: Server) -> None:
 
 
 def test_metrics_count_events_and_pushes(server: Server) -> None:
-    text = httpx.get(f"{server.base}/metrics", timeout=5).text
+    text = server.get("/metrics").text
     assert 'doorbell_events_total{camera="yard",kind="ring"}' in text
     assert 'doorbell_push_attempts_total{outcome="sent"}' in text
     count = next(

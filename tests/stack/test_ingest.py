@@ -1,6 +1,7 @@
 """Relay + segmenter end to end: real nginx-rtmp, the real server, real publishers.
 
-One server (10-s buffer) is shared by the tests of this module, in order; each test says
+One server (10-s buffer) is shared by the tests of this module, in order (the outage test has
+a server of its own with a longer buffer); each test says
 what state it needs and waits for it with a deadline.
 """
 
@@ -164,10 +165,27 @@ def test_killed_ffmpeg_child_is_recovered_by_the_supervisor(
     assert server.health()["status"] == "ok"
 
 
+@pytest.fixture
+def long_server(tmp_path: Path) -> Iterator[Server]:
+    """A server whose buffer outlasts an outage with room to spare: under load a doorbell's
+    restart takes several seconds, and the 10-s buffer of this module's server could evict the
+    footage before the outage (and with it the gap) before the test reads them."""
+    server = Server(tmp_path, {"front": KEYS["front"]}, buffer_seconds=60)
+    server.start()
+    yield server
+    server.stop()
+    print(server.log_tail(80))
+
+
 def test_stopping_the_publisher_records_a_gap_and_republishing_resumes(
-    server: Server, front_camera: subprocess.Popen[bytes]
+    long_server: Server,
 ) -> None:
-    assert stop(front_camera) == 0, "simcam should exit cleanly on SIGTERM"
+    server = long_server
+    first = simcam(server.publish_url("front"), server.root / "simcam-front.log")
+    try:
+        wait_for("front recording", lambda: server.camera("front")["buffer"]["segments"], 15)
+    finally:
+        assert stop(first) == 0, "simcam should exit cleanly on SIGTERM"
     wait_for("front offline", lambda: not server.camera("front")["online"], 10)
     sessions_before = max(r["session"] for r in server.sidecar("front"))
     again = simcam(server.publish_url("front"), server.root / "simcam-front-2.log")
@@ -297,6 +315,6 @@ def test_relay_callbacks_need_the_relay_secret(server: Server) -> None:
 
 
 def test_metrics_report_the_buffer(server: Server) -> None:
-    text = server.get("/metrics", token=None).text
+    text = server.get("/metrics").text
     assert 'doorbell_buffer_seconds{camera="front"}' in text
     assert 'doorbell_loop_up{loop="relay"} 1' in text

@@ -82,7 +82,7 @@ def _device_camera(request: Request, settings: Settings) -> str:
 async def _read_body(request: Request, limit: int) -> bytes:
     """The body; BodyTooLarge as soon as it exceeds `limit` (read no further than that)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
         raise BodyTooLarge(limit)
     body = bytearray()
     async for chunk in request.stream():

@@ -32,8 +32,12 @@ class EventDetail(EventOut):
     deliveries: list[DeliveryOut] = Field(description="every push attempt for this event")
 
 
+# Event ids are UUIDs (36 characters); anything much longer is not one.
+EventId = Annotated[str, Field(max_length=64)]
+
+
 class DeleteRequest(BaseModel):
-    ids: list[str] = Field(max_length=MAX_DELETE, description="event ids to delete")
+    ids: list[EventId] = Field(max_length=MAX_DELETE, description="event ids to delete")
 
 
 class DeleteResult(BaseModel):
@@ -54,13 +58,11 @@ async def list_events(
     start: str | None = None,
     end: str | None = None,
     cursor: str | None = None,
-    limit: int = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> EventPage:
     """Filters: `camera`, `kind` (repeat it or comma-separate), `start`/`end` (UTC epoch ms or
     ISO-8601 with an offset; start inclusive, end exclusive). `limit` 1-200; `next_cursor`
     pages to older events."""
-    if not 1 <= limit <= MAX_PAGE:
-        raise BadRequest("limit", f"limit must be from 1 to {MAX_PAGE}; got {limit}")
     start_ms = None if start is None else parse_instant("start", start)
     end_ms = None if end is None else parse_instant("end", end)
     if start_ms is not None and end_ms is not None and end_ms <= start_ms:

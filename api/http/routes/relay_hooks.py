@@ -50,6 +50,17 @@ async def on_publish(request: Request, settings: SettingsDep, presence: Presence
     if not matches_any(key, [camera.stream_key.get_secret_value()]):
         logger.warning("publish refused: wrong stream key for %s from %s", name, addr)
         raise Forbidden(f"wrong stream key for {name!r}")
+    live = presence.live_publisher(name)
+    if live is not None:
+        # nginx-rtmp would refuse it too ("already publishing"), but only after this answer,
+        # and its on_publish_done would then look like the live publisher leaving.
+        logger.warning(
+            "publish refused: %s is already publishing from %s; second publisher from %s",
+            name,
+            live.addr,
+            addr,
+        )
+        raise Forbidden(f"{name!r} is already publishing")
     logger.info("camera %s: publishing from %s", name, addr)
     presence.publish_started(name, addr, form.get("clientid", ""))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from api.errors import BadDirective, MediaPending, OutsideBuffer
 from api.http.deps import BufferDep, ClipsDep, SettingsDep, SignerDep, get_buffer
 from api.http.handlers import error_responses
-from api.http.params import clip_range, parse_format, parse_sequence
+from api.http.params import MAX_SEQUENCE_DIGITS, clip_range, parse_format, parse_sequence
 from api.http.ranges import file_response
 from api.video.hls import LIVE_WINDOW, MAX_AHEAD, MAX_HOLD_S, buffer_playlist, wait_for_segment
 from api.video.ports import CameraBuffer, ClipPlanView, SegmentView
@@ -209,7 +209,11 @@ async def rewind(camera_id: str, buffer: BufferDep, signer: SignerDep) -> Respon
         **error_responses(404, 416, 422, _416="not in the buffer (evicted, or not yet made)"),
     },
 )
-async def segment(camera_id: str, seq: int, buffer: BufferDep) -> Response:
+async def segment(
+    camera_id: str,
+    seq: Annotated[int, Path(ge=0, le=10**MAX_SEQUENCE_DIGITS - 1)],
+    buffer: BufferDep,
+) -> Response:
     data = await buffer.read_segment(seq)
     if data is None:
         raise _outside(buffer, f"segment {seq}")

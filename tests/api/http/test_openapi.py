@@ -3,10 +3,12 @@ the one `ErrorOut` body the handlers make, and FastAPI's own 422 body appears no
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import pytest
 
+from api.config import Settings
 from tests.api.conftest import InProcess
 
 pytestmark = pytest.mark.anyio
@@ -69,3 +71,29 @@ async def test_sign_in_declares_its_refusals_and_no_403(server: InProcess) -> No
     assert set(operation["responses"]) == {"200", "401", "422", "429", "503"}
     assert operation.get("security") is None
     assert schema["paths"]["/api/v1/session"]["get"]["security"]
+
+
+async def test_a_store_failure_is_a_503_every_api_route_declares(
+    server: InProcess, tier_settings: Settings
+) -> None:
+    """Users' tokens and sessions are looked up in the store on every /api/v1 route, and most
+    routes read or write it: when it fails the answer is 503 (Retry-After), declared."""
+    schema = await openapi(server)
+    path = tier_settings.database_url.removeprefix("sqlite+aiosqlite:///")
+    with sqlite3.connect(path) as db:  # the store breaks under the server
+        for table in ("deliveries", "events", "devices", "api_tokens", "sessions"):
+            db.execute(f"DROP TABLE {table}")
+    for method, url, route in [
+        ("GET", "/api/v1/events", "/api/v1/events"),
+        ("DELETE", "/api/v1/events", "/api/v1/events"),
+        ("GET", "/api/v1/devices", "/api/v1/devices"),
+        ("GET", "/api/v1/cameras", "/api/v1/cameras"),
+    ]:
+        response = await server.client.request(method, url)
+        assert response.status_code == 503, (method, url, response.text)
+        assert response.headers["retry-after"] == "2"
+        assert "503" in schema["paths"][route][method.lower()]["responses"], (method, route)
+    for path_, item in schema["paths"].items():
+        for method, operation in item.items():
+            if path_.startswith("/api/v1/"):
+                assert "503" in operation["responses"], (method, path_)

@@ -85,7 +85,7 @@ async def test_filters_and_cursor_pages(server: InProcess) -> None:
 @pytest.mark.parametrize(
     ("params", "parameter"),
     [
-        ({"limit": "0"}, "limit"),
+        ({"limit": "0"}, "query.limit"),
         ({"limit": "many"}, "query.limit"),
         ({"kind": "knock"}, "kind"),
         ({"camera": "../x"}, "camera"),

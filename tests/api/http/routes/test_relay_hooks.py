@@ -53,3 +53,33 @@ async def test_refusals_are_403_and_change_nothing(
     assert await hook(server, "on_publish", data, secret) == 403
     assert server.buffer.publish_notices == 0
     assert (await server.client.get("/api/v1/cameras")).json()[0]["online"] is False
+
+
+async def test_a_second_publisher_of_a_live_camera_is_refused_and_changes_nothing(
+    server: InProcess,
+) -> None:
+    assert await hook(server, "on_publish", form(key=STREAM_KEY)) == 204
+    server.buffer.last_segment_age_ms = 400  # its video arrives: it really publishes
+    live = (await server.client.get("/api/v1/cameras")).json()[0]
+    # The right key from elsewhere, while the camera is live: refused before nginx-rtmp
+    # would refuse it itself, and its publish_done (were it sent) ends nothing.
+    second = form(key=STREAM_KEY, addr="198.51.100.9", clientid="8")
+    assert await hook(server, "on_publish", second) == 403
+    assert await hook(server, "on_publish_done", second) == 204
+    server.buffer.last_segment_age_ms = None  # only the relay's word is left
+    after = (await server.client.get("/api/v1/cameras")).json()[0]
+    assert after["online"] is True
+    assert after["since_ms"] == live["since_ms"]
+    assert server.buffer.publish_notices == 1
+
+
+async def test_a_stale_publisher_record_does_not_block_a_new_publisher(
+    server: InProcess,
+) -> None:
+    # A publisher the relay never reported gone (the relay was restarted) and whose video
+    # stopped: the next publisher is accepted and replaces it.
+    assert await hook(server, "on_publish", form(key=STREAM_KEY)) == 204
+    assert await hook(server, "on_publish", form(key=STREAM_KEY, clientid="1")) == 204
+    assert server.buffer.publish_notices == 2
+    assert await hook(server, "on_publish_done", form(clientid="1")) == 204
+    assert (await server.client.get("/api/v1/cameras")).json()[0]["online"] is False
