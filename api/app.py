@@ -31,6 +31,7 @@ from api.events.notifications import Notifications
 from api.events.recorder import EventRecorder
 from api.events.retention import Retention
 from api.http import handlers, webapp
+from api.http.bodylimit import BodyLimit
 from api.http.deps import AppState, get_principal
 from api.http.hsts import HstsMiddleware, hsts_value
 from api.http.routes import (
@@ -127,6 +128,9 @@ def create_app(
     app.include_router(relay_hooks.router)
     webapp.mount(app, settings.app_dir)  # last: it answers every other GET with the app
     handlers.install(app, assembly_errors=(ClipError,))
+    # Outside every route: no body beyond the limit is read, whoever sends it (the headers
+    # below, added after, wrap its 413 too).
+    app.add_middleware(BodyLimit, limit=settings.http.max_body_bytes)
     app.add_middleware(SecurityHeaders, script_csp=webapp.APP_CSP)
     hsts = hsts_value(settings.tls)
     if hsts is not None:

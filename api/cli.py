@@ -21,6 +21,8 @@ from api.private import UnsafePath, private_dir, write_private
 from common.settings import EXIT_CONFIG, settings_or_exit
 
 if TYPE_CHECKING:
+    from uvicorn import Server
+
     from api.accounts.users import Users
     from api.http.tls import ServerTls
     from api.state import StateClaim
@@ -96,13 +98,12 @@ def _claim_or_exit(settings: Settings) -> StateClaim:
 
 
 def _run_server(settings: Settings, claim: StateClaim, tls: ServerTls | None) -> int:
-    import uvicorn
-
     from api.app import create_app
+    from api.http.server import build_server
     from api.http.tls import uvicorn_options
 
     fatal: list[str] = []
-    server: uvicorn.Server | None = None
+    server: Server | None = None
 
     def on_fatal(name: str, exc: BaseException) -> None:
         fatal.append(name)
@@ -111,15 +112,7 @@ def _run_server(settings: Settings, claim: StateClaim, tls: ServerTls | None) ->
             server.should_exit = True
 
     app = create_app(settings, on_fatal=on_fatal, state=claim)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        **uvicorn_options(settings, tls),
-    )
-    server = uvicorn.Server(config)
+    server = build_server(app, settings, uvicorn_options(settings, tls))
     asyncio.run(server.serve() if tls is None else tls.serve(server, server.serve()))
     if fatal:
         return EXIT_FATAL

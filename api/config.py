@@ -236,6 +236,61 @@ class EventSettings(BaseModel):
     )
 
 
+class HttpSettings(BaseModel):
+    """The HTTP front's bounds per client: timeouts, connection caps and the body cap (what a
+    stranger who can open TCP connections can cost; see docs/deploy.md, "Limits")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    keep_alive_s: int = Field(
+        default=5, ge=1, le=300, description="an idle keep-alive connection is closed after this"
+    )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="a connection that has not sent a whole request head this long after it "
+        "opened (or after its first byte of a next request) is closed: slow or silent clients",
+    )
+    max_head_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        description="request line and headers larger than this are refused (400, closed)",
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="request bodies larger than this are refused with 413 before they are read",
+    )
+    max_connections: int = Field(
+        default=0,
+        ge=0,
+        le=1_000_000,
+        description="open HTTP connections at most; 0: the descriptor limit less the reserve "
+        "(never more than that: a larger value is lowered with a warning)",
+    )
+    max_connections_per_address: int = Field(
+        default=256, ge=1, le=1_000_000, description="open HTTP connections from one address"
+    )
+    reserve_fds: int = Field(
+        default=64,
+        ge=16,
+        le=65_536,
+        description="descriptors kept from HTTP clients for the process itself (database, "
+        "logs, relay); the segmenters, clip assemblies and 4 x the accept backlog get theirs "
+        "on top",
+    )
+    backlog: int = Field(
+        default=64,
+        ge=16,
+        le=4096,
+        description="pending connections the kernel queues, and the event loop accepts a turn "
+        "(4 x this is reserved: accepted connections the cap has not seen yet)",
+    )
+
+
 # A VAPID `sub` (RFC 8292): a contact push services can reach, as py-vapid and the push
 # services accept it: an e-mail address, or an https origin without port or path.
 WEB_PUSH_SUBJECT = re.compile(
@@ -521,6 +576,7 @@ class Settings(BaseSettings):
     accounts: AccountsSettings = Field(default_factory=AccountsSettings)
     ops: OpsSettings = Field(default_factory=OpsSettings)
     tls: TlsSettings = Field(default_factory=TlsSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

@@ -84,6 +84,8 @@ class Server:
     http_port: int = field(default_factory=free_port)
     rtmp_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    # RLIMIT_NOFILE (soft and hard) of the server process, set with prlimit(1): None keeps ours.
+    nofile: int | None = None
 
     def __post_init__(self) -> None:
         require_binary("nginx")
@@ -128,6 +130,9 @@ class Server:
         if self.fcm_url is not None:
             argv[1:3] = [str(Path(__file__).with_name("run_server.py"))]
             env["DOORBELL_TEST_FCM_URL"] = self.fcm_url
+        if self.nofile is not None:
+            # prlimit execs the server: the pid stays the server's.
+            argv = [require_binary("prlimit"), f"--nofile={self.nofile}:{self.nofile}", *argv]
         self.proc = spawn(argv, self.log, env)
         if wait_healthy:
             wait_for(f"server healthy ({self.log_tail()})", self._healthy, 60)
