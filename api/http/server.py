@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+import socket
 import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
@@ -400,4 +401,31 @@ def build_server(
         backlog=http.backlog,
         **(options or {}),
     )
-    return uvicorn.Server(config)
+    return BoundedServer(config, handshake_timeout_s=http.header_timeout_s)
+
+
+class BoundedServer(uvicorn.Server):
+    """uvicorn's server with TLS handshakes bounded like request heads. asyncio hands a TLS
+    connection to the protocol (where the caps and the header timeout apply) only once its
+    handshake is done, and allows 60 s for that: a client that connects and never says hello
+    would hold a descriptor that long. uvicorn has no option for it, so the loop's
+    `create_server` gets `ssl_handshake_timeout` while uvicorn starts its listeners."""
+
+    def __init__(self, config: uvicorn.Config, *, handshake_timeout_s: float) -> None:
+        super().__init__(config)
+        self.handshake_timeout_s = handshake_timeout_s
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        create_server = loop.create_server
+
+        async def bounded(*args: Any, **kwargs: Any) -> asyncio.Server:
+            if kwargs.get("ssl") is not None:
+                kwargs["ssl_handshake_timeout"] = self.handshake_timeout_s
+            return await create_server(*args, **kwargs)
+
+        loop.create_server = bounded  # type: ignore[method-assign]
+        try:
+            await super().startup(sockets)
+        finally:
+            del loop.create_server  # the loop's own method again

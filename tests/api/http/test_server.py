@@ -7,9 +7,11 @@ import asyncio
 import contextlib
 import logging
 import resource
+import ssl
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +28,7 @@ from api.http.server import (
     reserved_descriptors,
 )
 from tests.api.push.support import eventually
+from tests.certs import self_signed
 from tests.stack.harness import free_port
 
 # --- the pool ------------------------------------------------------------------------------
@@ -188,7 +191,8 @@ class Front:
 
 
 @contextlib.asynccontextmanager
-async def running(**http: Any) -> AsyncIterator[Front]:
+async def running(tls: tuple[Path, Path] | None = None, **http: Any) -> AsyncIterator[Front]:
+    """The bounded server on loopback; `tls`: its certificate and key files."""
     global RELEASE  # noqa: PLW0603 (one event per server, made on its loop)
     RELEASE = asyncio.Event()
     HELD.clear()
@@ -201,7 +205,12 @@ async def running(**http: Any) -> AsyncIterator[Front]:
             "http": http,
         }
     )
-    server = build_server(_app, settings)
+    options: dict[str, Any] = {}
+    if tls is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*tls)
+        options["ssl_context_factory"] = lambda _config, _default: context
+    server = build_server(_app, settings, options)
     task = asyncio.create_task(server.serve())
     try:
         await eventually("the server started", lambda: server.started, 10)
@@ -226,6 +235,22 @@ async def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeou
         assert await closed_by_server(reader, 5)
         assert time.monotonic() - opened >= 0.25  # not before its time
         writer.close()
+
+
+@pytest.mark.anyio
+async def test_a_tls_connection_that_never_says_hello_is_closed_after_the_header_timeout(
+    tmp_path: Path,
+) -> None:
+    # asyncio's own bound on a TLS handshake is 60 s, and the protocol (with the caps and the
+    # header timeout) sees a connection only after it.
+    files = tmp_path / "cert.pem", tmp_path / "key.pem"
+    self_signed().write(*files)
+    async with running(tls=files, header_timeout_s=1) as front:
+        reader, writer = await front.connect()
+        try:
+            assert await closed_by_server(reader, within_s=5)
+        finally:
+            writer.close()
 
 
 @pytest.mark.anyio
