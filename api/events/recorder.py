@@ -1,16 +1,21 @@
 """Event media: for each ring and motion_start, a JPEG of the frame at the event's time and a
 saved clip from pre-roll to post-roll (a motion clip extended until its motion_end, capped),
-written once the buffer holds the post-roll and kept beyond the rolling buffer."""
+written once the buffer holds the post-roll and kept beyond the rolling buffer.
+
+A write that fails (disk full, I/O error) marks the media `error` at once (not `failed`, which
+means "no video"), is counted, and is retried with doubling waits for as long as the buffer
+still holds the video it needs; then `error` stays."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from api.config import EventSettings
 from api.events.files import MediaFiles
@@ -18,6 +23,10 @@ from api.events.model import EventRecord
 from api.events.ports import EventRepository
 from api.metrics import Metrics
 from api.video.ports import CameraBuffer
+from common.retry import backoff_s
+
+T = TypeVar("T")
+Media = Literal["snapshot", "clip"]
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +154,7 @@ class EventRecorder:
     # -- one event -------------------------------------------------------------------------
     async def _run(self, recording: _Recording, busy: bool) -> None:
         event = recording.event
+        snapshot_settled = False
         try:
             buffer = self._buffers.get(event.camera)
             why = None
@@ -163,15 +173,17 @@ class EventRecorder:
                     await self._snapshot(event, buffer)
             finally:
                 recording.snapshot_done.set()
+            snapshot_settled = True
             if event.clip_state == "pending":
                 await self._clip(recording, buffer)
         except asyncio.CancelledError:
             raise
         except Exception:
-            # A bug or a full disk must not take the others down; the record says "failed".
+            # A bug must not take the others down; the record says "failed", the snapshot too
+            # if it was not settled (a snapshot left "pending" would answer 503 forever).
             logger.exception("event %s: making its media failed", event.id)
             with contextlib.suppress(Exception):
-                await self._fail(event, snapshot=False, clip=True)
+                await self._fail(event, snapshot=not snapshot_settled, clip=True)
         finally:
             recording.snapshot_done.set()
             self._recordings.pop(event.id, None)
@@ -199,7 +211,11 @@ class EventRecorder:
         else:
             _segment, frame_ms, jpeg = shot
             rel = self._media.relative(event, "jpg")
-            await self._media.write(rel, jpeg)
+            written = await self._persist(
+                event, "snapshot", lambda: self._media.write(rel, jpeg), frame_ms, buffer
+            )
+            if written is None:
+                return
             updated = await self._events.set_snapshot(event.id, "ready", rel, frame_ms)
             if updated is None:
                 await self._media.remove([rel])  # deleted while it was being made
@@ -218,13 +234,20 @@ class EventRecorder:
         rel = self._media.relative(event, "mp4")
         part = self._media.path(rel).with_suffix(".assembling")
         started = time.monotonic()
-        async with self._assembly:
-            try:
-                await asyncio.to_thread(part.parent.mkdir, parents=True, exist_ok=True)
-                layout = await buffer.assemble(plan, "mp4", part)
-                size = await self._media.write_layout(rel, part, layout)
-            finally:
-                await asyncio.to_thread(part.unlink, True)
+
+        async def assemble_and_write() -> int:
+            async with self._assembly:
+                try:
+                    await asyncio.to_thread(part.parent.mkdir, parents=True, exist_ok=True)
+                    layout = await buffer.assemble(plan, "mp4", part)
+                    return await self._media.write_layout(rel, part, layout)
+                finally:
+                    await asyncio.to_thread(part.unlink, True)
+
+        size = await self._persist(event, "clip", assemble_and_write, plan.start_ms, buffer)
+        if size is None:
+            self._metrics.event_clips.inc("write_failed")
+            return
         self._metrics.clip_latency.observe(time.monotonic() - started)
         self._metrics.event_clips.inc("saved")
         updated = await self._events.set_clip(
@@ -267,6 +290,53 @@ class EventRecorder:
                     patience_s,
                 )
                 return end_ms
+
+    async def _persist(
+        self,
+        event: EventRecord,
+        media: Media,
+        write: Callable[[], Awaitable[T]],
+        from_ms: int,
+        buffer: CameraBuffer[Any],
+    ) -> T | None:
+        """`write()`, retried after a write error while the buffer still holds `from_ms`
+        (the video the media is made of): waits of `media_retry_min_s` doubling up to
+        `media_retry_max_s`. The first error marks the media `error`; None once given up."""
+        settings = self._settings
+        failures = 0
+        while True:
+            try:
+                return await write()
+            except OSError as exc:
+                reason = errno.errorcode.get(exc.errno or 0, "EIO")
+                self._metrics.media_write_failures.inc(media, reason)
+                if failures == 0:
+                    await self._mark_error(event, media)
+                delay = backoff_s(
+                    failures, base_s=settings.media_retry_min_s, cap_s=settings.media_retry_max_s
+                )
+                failures += 1
+                logger.warning(
+                    "event %s: cannot write its %s (%s); retry %d in %.1fs",
+                    event.id,
+                    media,
+                    exc,
+                    failures,
+                    delay,
+                )
+            await asyncio.sleep(delay)  # the retry backoff itself
+            oldest = buffer.stats().oldest_ms
+            if oldest is None or oldest > from_ms:
+                logger.error("event %s: its %s is lost (the buffer moved on)", event.id, media)
+                return None
+
+    async def _mark_error(self, event: EventRecord, media: Media) -> None:
+        if media == "snapshot":
+            updated = await self._events.set_snapshot(event.id, "error", None, None)
+        else:
+            updated = await self._events.set_clip(event.id, "error", None, None, None, None)
+        if updated is not None:
+            self._on_update(updated)
 
     async def _fail(self, event: EventRecord, *, snapshot: bool, clip: bool) -> None:
         updated = None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 import weakref
 from pathlib import Path
 from typing import Any
@@ -126,7 +128,7 @@ def _engine(url: URL, *, migrating: bool = False) -> AsyncEngine:
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             # WAL: readers never block the writer, and one writer at a time waits (up to the
             # busy timeout) instead of failing.
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _wal(cursor)
             # FULL, not NORMAL: in WAL mode NORMAL syncs the log only at checkpoints, so a
             # commit survives a crash of the process but not a power loss, and an event the
             # agent was told was stored (2xx) could vanish with the doorbell's power. FULL
@@ -153,6 +155,27 @@ def _engine(url: URL, *, migrating: bool = False) -> AsyncEngine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _wal(cursor: Any) -> None:
+    """Switch to WAL, retrying SQLITE_BUSY up to the busy timeout. The busy handler does not
+    cover this first statement: when another process closes the database's last connection
+    it checkpoints and removes the WAL under an exclusive lock, and SQLite answers a
+    connection opening meanwhile with SQLITE_BUSY at once ("database is locked"; sqlite.org
+    /wal.html, "Sometimes Queries Return SQLITE_BUSY In WAL Mode"). Three processes starting
+    on a brand-new database (one migrates, closes, the others open) met it ~1 time in 100."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)  # the connect hook runs in the driver's thread, not the loop
+            pause = min(pause * 2, 0.1)
+        else:
+            return
 
 
 async def _upgrade(url: URL, *, action: str, revision: str = "head") -> None:
