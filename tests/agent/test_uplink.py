@@ -102,6 +102,7 @@ class Receiver:
                     name, value = header.decode().split(":", 1)
                     headers[name.strip().lower()] = value.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
+                extra: dict[str, str]
                 if (method, path) == ("GET", TIME_PATH):
                     assert headers["authorization"] == f"Bearer {TOKEN}"
                     self.time_asked.append(len(self.requests))
