@@ -168,14 +168,8 @@ class EventRecorder:
                 logger.warning("event %s: no media (%s)", event.id, why)
                 await self._fail(event, snapshot=True, clip=True)
                 return
-            try:
-                if event.snapshot_state == "pending":
-                    await self._snapshot(event, buffer)
-            finally:
-                recording.snapshot_done.set()
+            await self._make_media(recording, buffer)
             snapshot_settled = True
-            if event.clip_state == "pending":
-                await self._clip(recording, buffer)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -188,6 +182,29 @@ class EventRecorder:
             recording.snapshot_done.set()
             self._recordings.pop(event.id, None)
 
+    async def _make_media(self, recording: _Recording, buffer: CameraBuffer[Any]) -> None:
+        """The snapshot, then the clip. The snapshot runs in a task of its own, and the clip
+        waits only for its first attempt: a snapshot retrying for disk space must not hold
+        the clip up until the buffer has rolled past the clip's video too."""
+        event = recording.event
+        snapshot = None
+        if event.snapshot_state == "pending":
+            snapshot = asyncio.create_task(
+                self._snapshot(event, buffer, recording.snapshot_done.set)
+            )
+        try:
+            if snapshot is not None:
+                await _first(snapshot, recording.snapshot_done)
+            recording.snapshot_done.set()
+            if event.clip_state == "pending":
+                await self._clip(recording, buffer)
+            if snapshot is not None:
+                await snapshot
+        finally:
+            if snapshot is not None and not snapshot.done():
+                snapshot.cancel()
+                await asyncio.gather(snapshot, return_exceptions=True)
+
     def _offline(self, event: EventRecord, buffer: CameraBuffer[Any]) -> bool:
         """The buffer does not reach the event and the camera is not publishing: waiting
         would only hold a recording slot (a doorbell whose camera is off still rings). A camera
@@ -196,7 +213,9 @@ class EventRecorder:
         reaches = newest is not None and newest >= event.at_ms
         return not reaches and not self._camera_online(event.camera)
 
-    async def _snapshot(self, event: EventRecord, buffer: CameraBuffer[Any]) -> None:
+    async def _snapshot(
+        self, event: EventRecord, buffer: CameraBuffer[Any], on_error: Callable[[], None]
+    ) -> None:
         await buffer.wait_until(event.at_ms + 1, self._settings.media_wait_s)
         shot = await buffer.snapshot_at(event.at_ms)
         if shot is None:
@@ -212,7 +231,12 @@ class EventRecorder:
             _segment, frame_ms, jpeg = shot
             rel = self._media.relative(event, "jpg")
             written = await self._persist(
-                event, "snapshot", lambda: self._media.write(rel, jpeg), frame_ms, buffer
+                event,
+                "snapshot",
+                lambda: self._media.write(rel, jpeg),
+                frame_ms,
+                buffer,
+                on_error,
             )
             if written is None:
                 return
@@ -298,6 +322,7 @@ class EventRecorder:
         write: Callable[[], Awaitable[T]],
         from_ms: int,
         buffer: CameraBuffer[Any],
+        on_error: Callable[[], None] | None = None,
     ) -> T | None:
         """`write()`, retried after a write error while the buffer still holds `from_ms`
         (the video the media is made of): waits of `media_retry_min_s` doubling up to
@@ -307,11 +332,16 @@ class EventRecorder:
         while True:
             try:
                 return await write()
-            except OSError as exc:
-                reason = errno.errorcode.get(exc.errno or 0, "EIO")
+            except Exception as exc:
+                cause = _os_error(exc)
+                if cause is None:
+                    raise
+                reason = errno.errorcode.get(cause.errno or 0, "EIO")
                 self._metrics.media_write_failures.inc(media, reason)
                 if failures == 0:
                     await self._mark_error(event, media)
+                    if on_error is not None:
+                        on_error()
                 delay = backoff_s(
                     failures, base_s=settings.media_retry_min_s, cap_s=settings.media_retry_max_s
                 )
@@ -346,3 +376,25 @@ class EventRecorder:
             updated = await self._events.set_clip(event.id, "failed", None, None, None, None)
         if updated is not None:
             self._on_update(updated)
+
+
+async def _first(task: asyncio.Task[None], event: asyncio.Event) -> None:
+    """Return once `task` is done or `event` is set, whichever comes first."""
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OSError behind `exc`, if any: the buffer translates its own into ClipError."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a chain is short; a cycle must not loop
+        if seen is None:
+            return None
+        if isinstance(seen, OSError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None

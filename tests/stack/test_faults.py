@@ -257,12 +257,17 @@ def test_a_full_media_disk_fails_media_clearly_and_retries_once_space_is_freed(
             _recording(server)
             filler = _fill(media)
             event_id = _ring(server, now_ms())  # stored: the database is elsewhere
-            # The snapshot first (the clip is made after it): "error", not "failed" (no video).
-            wait_for("snapshot error", lambda: _media_states(server, event_id)[0] == "error", 30)
+            # "error", not "failed" (which means no video); the clip does not wait for the
+            # snapshot's retries.
+            both = ("error", "error")
+            wait_for("media error", lambda: _media_states(server, event_id) == both, 30)
             assert _health(server)["status"] == "ok"
             metrics = server.get("/metrics").text
-            counted = 'doorbell_event_media_write_failures_total{media="snapshot",reason="ENOSPC"}'
-            assert counted in metrics
+            for kind in ("snapshot", "clip"):
+                counted = (
+                    f'doorbell_event_media_write_failures_total{{media="{kind}",reason="ENOSPC"}}'
+                )
+                assert counted in metrics
             snapshot = server.get(f"/api/v1/events/{event_id}/snapshot.jpg")
             assert snapshot.status_code == 404  # not 503 "still being made" for ever
             assert snapshot.json()["state"] == "error"

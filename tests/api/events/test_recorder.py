@@ -16,10 +16,12 @@ from api.config import EventSettings
 from api.events.files import MediaFiles
 from api.events.model import EventRecord, MediaState
 from api.events.recorder import ClipWindow, EventRecorder
+from api.http.ranges import WholeFile
 from api.metrics import Metrics
 from common.events import EventKind
+from common.media import ClipFormat
 from tests.api.events.test_accept import NOW, record
-from tests.api.fakes import FakeBuffer
+from tests.api.fakes import FakeBuffer, FakePlan
 
 T0 = 1_790_000_000_000
 EVENT_ID = "0b9d2d3e-6c1a-4d6e-9a7e-2f4f5e6a7b8c"
@@ -358,4 +360,40 @@ async def test_media_whose_video_has_left_the_buffer_stays_error(tmp_path: Path)
     row = events.rows[EVENT_ID]
     assert (row.snapshot_state, row.clip_state) == ("error", "error")
     assert metrics.event_clips.value("write_failed") == 1
+    await rec.aclose()
+
+
+class FullScratch(FakeBuffer):
+    """A buffer whose assembly fails for lack of space, translated into its own error (as the
+    segmenter's ClipError wraps the OSError), until `full` is cleared."""
+
+    full = True
+
+    async def assemble(self, plan: FakePlan, fmt: ClipFormat, out: Path) -> WholeFile:
+        if self.full:
+            try:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            except OSError as exc:
+                raise RuntimeError(f"writing the clip failed: {exc}") from exc
+        return await super().assemble(plan, fmt, out)
+
+
+@pytest.mark.anyio
+async def test_a_clip_whose_assembly_runs_out_of_space_is_error_then_retried(
+    tmp_path: Path,
+) -> None:
+    buffer, updates, metrics = (
+        FullScratch(first_ms=T0 - 10_000, newest_ms=T0 + 3000),
+        Updates(),
+        Metrics(),
+    )
+    events = Events(event("ring"))
+    rec, disk = on_full_disk(tmp_path, buffer, events, updates, metrics)
+    disk.full = False  # only the assembly's scratch space is short
+    rec.record(events.rows[EVENT_ID])
+    # Before: "failed", as if the camera had been off, and never retried.
+    await updates.until(lambda: events.rows[EVENT_ID].clip_state == "error")
+    assert metrics.media_write_failures.value("clip", "ENOSPC") >= 1
+    buffer.full = False
+    await updates.until(lambda: events.rows[EVENT_ID].clip_state == "ready")
     await rec.aclose()
