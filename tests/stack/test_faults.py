@@ -193,11 +193,12 @@ def test_a_sigkilled_server_restarts_with_buffer_events_and_media_intact(
     ffmpeg = [pid for pid in children if "ffmpeg" in _cmdline(pid)]
     assert len(nginx) == 1
     assert len(ffmpeg) == 1
-    groups = [pid for child in children for pid in _group(child)]
+    # The children, and whatever they started (nginx's worker) in their own groups.
+    descendants = set(children) | {pid for child in children for pid in _group(child)}
     server.proc.send_signal(signal.SIGKILL)  # the server only, not its children's groups
     server.proc.wait(10)
     killed = time.monotonic()
-    wait_for("children gone", lambda: not any(_alive(pid) for pid in groups), 10, 0.05)
+    wait_for("children gone", lambda: not any(_alive(pid) for pid in descendants), 10, 0.05)
     _report("server SIGKILLed -> its children gone", time.monotonic() - killed)
     segments = len(server.sidecar("front"))
     started = time.monotonic()
