@@ -159,11 +159,11 @@ def _engine(url: URL, *, migrating: bool = False) -> AsyncEngine:
 
 def _wal(cursor: Any) -> None:
     """Switch to WAL, retrying SQLITE_BUSY up to the busy timeout. The busy handler does not
-    cover this first statement: when another process closes the database's last connection
-    it checkpoints and removes the WAL under an exclusive lock, and SQLite answers a
-    connection opening meanwhile with SQLITE_BUSY at once ("database is locked"; sqlite.org
-    /wal.html, "Sometimes Queries Return SQLITE_BUSY In WAL Mode"). Three processes starting
-    on a brand-new database (one migrates, closes, the others open) met it ~1 time in 100."""
+    cover this statement on a brand-new database: switching a rollback-journal database to
+    WAL opens a read transaction, then upgrades it to write the header, and SQLite refuses that
+    upgrade at once ("database is locked") while another connection holds the write lock,
+    since waiting with a read lock held could deadlock. Three processes starting on a new
+    database (one already migrating under BEGIN IMMEDIATE) met it ~1 time in 100."""
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
     pause = 0.005
     while True:

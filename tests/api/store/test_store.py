@@ -6,7 +6,9 @@ import asyncio
 import base64
 import logging
 import os
+import sqlite3
 import sys
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -658,6 +660,28 @@ async def test_upgrades_from_concurrent_processes_take_turns(url: str) -> None:
     logs = "".join(stderr.decode() for _, stderr in results)
     assert logs.count("Running upgrade") == STEPS, logs  # by one process only
     assert await query(url, "SELECT version_num FROM alembic_version") == [(HEAD,)]
+
+
+async def test_a_brand_new_database_opens_while_another_process_writes_to_it(
+    tmp_path: Path,
+) -> None:
+    # The migration race's cause: switching a brand-new (rollback-journal) database to WAL
+    # opens a read transaction, then upgrades it to write the header; SQLite refuses that
+    # upgrade at once while another connection holds the write lock ("database is locked",
+    # no busy handler: waiting while holding a read lock could deadlock).
+    path = tmp_path / "doorbell.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # e.g. a second server migrating it right now
+    release = threading.Timer(1.0, other.execute, ("COMMIT",))
+    release.start()
+    try:
+        with anyio.fail_after(15):
+            db = await Database.open(sqlite_url(path))
+        await db.aclose()
+    finally:
+        release.join()
+        other.close()
+    assert await query(sqlite_url(path), "PRAGMA journal_mode") == [("wal",)]
 
 
 ROUNDS_SCRIPT = """
