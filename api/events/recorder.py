@@ -35,6 +35,9 @@ WAIT_STEP_S = 1.0
 # Segments come every second, give or take the network: a shorter wait for the next one
 # would cut clips of a camera that is merely late.
 MIN_PATIENCE_S = 5.0
+# Media still to be made: being made, or its write failed and it is retried (after a restart
+# too, while the buffer holds its video).
+UNSETTLED = frozenset({"pending", "error"})
 # An event just before the camera's first segment gets the first frame this close after it.
 SNAPSHOT_SLACK_MS = 3000
 
@@ -116,7 +119,7 @@ class EventRecorder:
         """Start making `event`'s pending media (no-op if already being made)."""
         if event.id in self._recordings:
             return
-        if event.snapshot_state != "pending" and event.clip_state != "pending":
+        if event.snapshot_state not in UNSETTLED and event.clip_state not in UNSETTLED:
             return
         recording = _Recording(event)
         self._recordings[event.id] = recording
@@ -188,7 +191,7 @@ class EventRecorder:
         the clip up until the buffer has rolled past the clip's video too."""
         event = recording.event
         snapshot = None
-        if event.snapshot_state == "pending":
+        if event.snapshot_state in UNSETTLED:
             snapshot = asyncio.create_task(
                 self._snapshot(event, buffer, recording.snapshot_done.set)
             )
@@ -196,7 +199,7 @@ class EventRecorder:
             if snapshot is not None:
                 await _first(snapshot, recording.snapshot_done)
             recording.snapshot_done.set()
-            if event.clip_state == "pending":
+            if event.clip_state in UNSETTLED:
                 await self._clip(recording, buffer)
             if snapshot is not None:
                 await snapshot
@@ -224,6 +227,9 @@ class EventRecorder:
             later = buffer.plan(event.at_ms, event.at_ms + SNAPSHOT_SLACK_MS)
             if later is not None:
                 shot = await buffer.snapshot_at(later.start_ms)
+        if shot is None and event.snapshot_state == "error":
+            logger.error("event %s: its snapshot is lost (the buffer moved on)", event.id)
+            return  # a write error it was, not "no video": it stays "error"
         if shot is None:
             logger.info("event %s: no video at %d for a snapshot", event.id, event.at_ms)
             updated = await self._events.set_snapshot(event.id, "failed", None, None)
@@ -250,6 +256,9 @@ class EventRecorder:
         event = recording.event
         end_ms = await self._wait_for_end(recording, buffer)
         plan = buffer.plan(self._window.start(event), end_ms)
+        if plan is None and event.clip_state == "error":
+            logger.error("event %s: its clip is lost (the buffer moved on)", event.id)
+            return  # a write error it was, not "no video": it stays "error"
         if plan is None:
             logger.info("event %s: no video for a clip", event.id)
             self._metrics.event_clips.inc("no_video")

@@ -70,7 +70,8 @@ class Events:
         return row
 
     async def pending_media(self) -> list[EventRecord]:
-        return [r for r in self.rows.values() if "pending" in (r.snapshot_state, r.clip_state)]
+        unsettled = {"pending", "error"}
+        return [r for r in self.rows.values() if {r.snapshot_state, r.clip_state} & unsettled]
 
     async def saved_clips(self) -> list[EventRecord]:
         return []
@@ -396,4 +397,33 @@ async def test_a_clip_whose_assembly_runs_out_of_space_is_error_then_retried(
     assert metrics.media_write_failures.value("clip", "ENOSPC") >= 1
     buffer.full = False
     await updates.until(lambda: events.rows[EVENT_ID].clip_state == "ready")
+    await rec.aclose()
+
+
+@pytest.mark.anyio
+async def test_after_a_restart_media_left_in_error_is_retried(tmp_path: Path) -> None:
+    # The server restarted while the disk was full: the buffer still holds the video.
+    buffer, updates = growing_buffer(), Updates()
+    await buffer.grow_to(T0 + 3000)
+    events = Events(replace(event("ring"), snapshot_state="error", clip_state="error"))
+    rec = recorder(tmp_path, buffer, events, updates)
+    assert await rec.recover() == 1
+    await updates.until(lambda: events.rows[EVENT_ID].clip_state == "ready")
+    assert events.rows[EVENT_ID].snapshot_state == "ready"
+    await rec.aclose()
+
+
+@pytest.mark.anyio
+async def test_after_a_restart_media_in_error_whose_video_is_gone_stays_error(
+    tmp_path: Path,
+) -> None:
+    buffer, updates = FakeBuffer(first_ms=T0 + 60_000, newest_ms=T0 + 70_000), Updates()
+    events = Events(replace(event("ring"), snapshot_state="error", clip_state="error"))
+    rec = recorder(tmp_path, buffer, events, updates)
+    await rec.recover()
+    async with asyncio.timeout(10):
+        while rec.active:  # noqa: ASYNC110 (the recorder settles on its own)
+            await asyncio.sleep(0.01)
+    row = events.rows[EVENT_ID]
+    assert (row.snapshot_state, row.clip_state) == ("error", "error")  # not "failed"
     await rec.aclose()

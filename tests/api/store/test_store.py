@@ -275,15 +275,16 @@ async def test_recovery_and_retention_queries_are_oldest_first(db: Database) -> 
         make_event(3, at_ms=2000, snapshot_state="none", clip_state="none"),
         make_event(4, at_ms=4000, snapshot_state="failed", clip_state="expired"),
         make_event(5, at_ms=3000, snapshot_state="pending", clip_state="pending"),
+        make_event(6, at_ms=6000, snapshot_state="ready", clip_state="error"),  # disk was full
     ]
     await add_all(db, events)
 
     def numbers(found: list[EventRecord]) -> list[int]:
         return [events.index(e) for e in found]
 
-    assert numbers(await db.events.pending_media()) == [1, 2, 5]
+    assert numbers(await db.events.pending_media()) == [1, 2, 5, 6]
     assert numbers(await db.events.saved_clips()) == [1, 0]
-    assert numbers(await db.events.older_than(4000)) == [1, 3, 2, 5]
+    assert numbers(await db.events.older_than(4000)) == [1, 3, 2, 5]  # (6 is newer)
     assert numbers(await db.events.older_than(4000, limit=2)) == [1, 3]
     assert await db.events.older_than(1000) == []
 
