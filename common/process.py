@@ -27,6 +27,7 @@ _LIBC = ctypes.CDLL(None, use_errno=True)
 # After the child itself has exited, how long the watcher may take to tell the loop.
 _REAP_WAIT_S = 5.0
 _POLL_S = 0.005
+_FALLBACK_POLL_S = 0.05
 
 
 def _die_with_parent(death_signal: int) -> Callable[[], None]:
@@ -92,6 +93,8 @@ async def exited(proc: asyncio.subprocess.Process) -> int:
             pidfd = os.pidfd_open(proc.pid)
         except ProcessLookupError:
             pidfd = None  # already reaped: the status is on its way to the loop
+        except OSError:  # no pidfd (Linux < 5.3, or a seccomp filter): poll for the status
+            return await _status(proc, _FALLBACK_POLL_S)
         if pidfd is not None:
             try:
                 await _readable(pidfd)
@@ -99,9 +102,14 @@ async def exited(proc: asyncio.subprocess.Process) -> int:
                 os.close(pidfd)
     # The watcher reaps it as it dies and tells the loop moments later.
     async with asyncio.timeout(_REAP_WAIT_S):
-        while proc.returncode is None:  # noqa: ASYNC110 (set by the watcher, no event)
-            await asyncio.sleep(_POLL_S)
-    return proc.returncode
+        return await _status(proc, _POLL_S)
+
+
+async def _status(proc: asyncio.subprocess.Process, every_s: float) -> int:
+    """The exit status once the loop's child watcher has set it (it has no event to wait on)."""
+    while (status := proc.returncode) is None:  # noqa: ASYNC110 (no event to wait on)
+        await asyncio.sleep(every_s)
+    return status
 
 
 async def _readable(fd: int) -> None:
