@@ -11,6 +11,7 @@ import os
 import signal
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from api.config import Settings
@@ -29,8 +30,10 @@ class Relay:
     """One nginx-rtmp child. `run()` starts it, waits until its port accepts, then waits for
     it to exit (a RelayError, so the supervisor restarts it)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, on_exit: Callable[[], None] | None = None) -> None:
+        """`on_exit` hears of every exit of nginx (its publishers are gone with it)."""
         self._settings = settings
+        self._on_exit = on_exit
         self._run_dir = settings.relay_run_dir.resolve()
         self._stderr_tail: deque[str] = deque(maxlen=3)
         self.ready = asyncio.Event()
@@ -96,6 +99,8 @@ class Relay:
             self.ready.clear()
             self.pid = None
             await stop_process(proc, group=True)
+            if self._on_exit is not None:
+                self._on_exit()
             drain.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await drain

@@ -15,7 +15,9 @@ import pytest
 
 from api.config import RelaySettings, Settings
 from api.errors import RelayError
+from api.relay.presence import Presence
 from api.relay.process import PID_NAME, Relay
+from tests.api.fakes import FakeBuffer
 from tests.conftest import require_binary
 
 pytestmark = pytest.mark.anyio
@@ -87,7 +89,8 @@ async def _running(relay: Relay) -> AsyncIterator[asyncio.Task[None]]:
 
 
 async def test_a_killed_master_is_noticed_and_its_workers_go_with_it(tmp_path: Path) -> None:
-    relay = Relay(_settings(tmp_path))
+    exits: list[bool] = []
+    relay = Relay(_settings(tmp_path), on_exit=lambda: exits.append(relay.ready.is_set()))
     async with _running(relay) as task:
         master = relay.pid
         assert master is not None
@@ -100,6 +103,7 @@ async def test_a_killed_master_is_noticed_and_its_workers_go_with_it(tmp_path: P
                 await task
         assert _group(master) == []  # nothing of it survives
         assert not relay.ready.is_set()
+        assert exits == [False]  # told once, after it stopped being ready
 
 
 async def test_stopping_the_relay_leaves_no_process_of_its_group(tmp_path: Path) -> None:
@@ -147,3 +151,13 @@ async def test_a_pid_file_naming_another_program_is_left_alone(tmp_path: Path) -
     finally:
         os.kill(other.pid, signal.SIGKILL)
         await other.wait()
+
+
+def test_publishers_are_forgotten_when_the_relay_exits() -> None:
+    # nginx killed: no on_publish_done comes, yet its publishers are gone with it.
+    presence = Presence({"front": FakeBuffer(first_ms=0, newest_ms=0)}, clock=lambda: 5000)
+    presence.publish_started("front", "192.0.2.7", "client-1")
+    assert presence.publisher("front") is not None
+    presence.relay_exited()
+    assert presence.publisher("front") is None
+    assert presence.since_ms("front") == 5000
