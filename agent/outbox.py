@@ -42,17 +42,19 @@ CREATE TABLE IF NOT EXISTS outbox (
     seq     INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: delivery order, stable handle
     id      TEXT    NOT NULL UNIQUE,
     kind    TEXT    NOT NULL,
-    payload TEXT    NOT NULL                     -- Event.to_payload(None) as JSON
+    payload TEXT    NOT NULL                     -- Event.to_payload(offset at capture) as JSON
 );
 CREATE INDEX IF NOT EXISTS outbox_kind_seq ON outbox (kind, seq);
 """
 
 
 class Pending(NamedTuple):
-    """An event waiting in the outbox and its sequence number (the delivery order)."""
+    """An event waiting in the outbox, its sequence number (the delivery order) and the clock
+    offset measured when it was captured (None: none was known then)."""
 
     seq: int
     event: Event
+    clock_offset_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +103,10 @@ class Outbox:
                 self._db.close()
                 raise
 
-    def put(self, event: Event) -> bool:
-        """Store `event` durably (fsynced) before returning. False if the bound refused it.
+    def put(self, event: Event, clock_offset_ms: int | None = None) -> bool:
+        """Store `event` durably (fsynced) before returning, with the clock offset known when
+        it was captured (sent with it, not the offset at sending time: the agent's clock may
+        be stepped in between). False if the bound refused it.
 
         A second put of the same event id is a no-op that returns True.
         """
@@ -124,7 +128,7 @@ class Outbox:
             if decision.accept:
                 self._db.execute(
                     "INSERT INTO outbox (id, kind, payload) VALUES (?, ?, ?)",
-                    (event.id, event.kind, json.dumps(event.to_payload(None))),
+                    (event.id, event.kind, json.dumps(event.to_payload(clock_offset_ms))),
                 )
         lost = decision.drop_oldest_motion + (0 if decision.accept else 1)
         if lost:
@@ -147,7 +151,7 @@ class Outbox:
             pending: list[Pending] = []
             for seq, payload in rows:
                 try:
-                    pending.append(Pending(seq, Event.from_payload(json.loads(payload))))
+                    pending.append(_pending(seq, payload))
                 except (ValueError, TypeError):
                     logger.exception("outbox: deleting unreadable event %d: %.300s", seq, payload)
                     self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
@@ -197,6 +201,17 @@ class Outbox:
             raise OutboxError(f"outbox {self.path}: {what} failed: {exc}") from exc
 
 
+def _pending(seq: int, payload: str) -> Pending:
+    """A stored row; its `clock_offset_ms` is absent from rows of older versions."""
+    fields = json.loads(payload)
+    if not isinstance(fields, dict):
+        raise TypeError(f"an event is a JSON object, not {type(fields).__name__}")
+    offset = fields.pop("clock_offset_ms", None)
+    if offset is not None and (isinstance(offset, bool) or not isinstance(offset, int)):
+        raise ValueError(f"clock_offset_ms must be an integer, got {offset!r}")
+    return Pending(seq, Event.from_payload(fields), offset)
+
+
 class AsyncOutbox:
     """The Outbox for asyncio code: each call runs on one dedicated worker thread, in the order
     the calls were made, so SQLite never blocks the event loop. A call whose caller is
@@ -227,8 +242,8 @@ class AsyncOutbox:
     def max_events(self) -> int:
         return self._outbox.max_events
 
-    async def put(self, event: Event) -> bool:
-        return await self._call(self._outbox.put, event)
+    async def put(self, event: Event, clock_offset_ms: int | None = None) -> bool:
+        return await self._call(self._outbox.put, event, clock_offset_ms)
 
     async def peek(self, n: int) -> list[Pending]:
         return await self._call(self._outbox.peek, n)

@@ -10,7 +10,13 @@ exponential backoff with jitter, or after Retry-After when the server sends one:
 never overtaken by a later one. A resend after a lost response is safe: the server dedupes
 by event id.
 
-The clock offset is measured from each response (agent/clock.py).
+The clock offset is measured from each response (agent/clock.py), and asked for before the
+first send and after every connection error (`GET /api/v1/agent/time`), so that the first
+event after a start or a reconnect already carries one. Each event is sent with the offset
+known when it was captured (stored with it in the outbox); one captured before any offset was
+known (the agent just started, the server unreachable, or `doorbell-agent ring` from another
+process) gets the offset measured before it is sent: its agent time is mapped with today's
+offset, which holds unless the agent's clock was stepped in between.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from common.retry import backoff_s, retry_after_s
 logger = logging.getLogger(__name__)
 
 EVENTS_PATH = "/api/v1/agent/events"
+TIME_PATH = "/api/v1/agent/time"
 # 4xx answers that say nothing against the event itself: retry it instead of dropping it.
 RETRYABLE_4XX = frozenset({401, 403, 404, 408, 425, 429})
 BATCH = 32  # events read from the outbox per query; still sent one per POST, in order
@@ -84,6 +91,8 @@ class Uplink:
     ) -> None:
         self._outbox = outbox
         self._url = api_url.rstrip("/") + EVENTS_PATH
+        self._time_url = api_url.rstrip("/") + TIME_PATH
+        self._clock_synced = False  # until the server's time was asked since (re)connecting
         self._headers = {"Authorization": f"Bearer {device_token}"}
         self._client = client
         self._clock = clock
@@ -107,7 +116,7 @@ class Uplink:
 
     async def submit(self, event: Event) -> bool:
         """Store `event` durably, then wake the loop. False if the outbox bound refused it."""
-        accepted = await self._outbox.put(event)
+        accepted = await self._outbox.put(event, self._offset.estimate_ms)
         self.notify()
         return accepted
 
@@ -165,7 +174,13 @@ class Uplink:
     async def _attempt(self, item: Pending) -> float | None:
         """One POST of `item`. None when it is done with (sent or refused), else the delay
         before trying it again."""
-        payload = item.event.to_payload(self._offset.estimate_ms)
+        if not self._clock_synced:
+            try:
+                await self._sync_clock()
+            except httpx.RequestError as exc:
+                return self._retry(f"{type(exc).__name__}: {str(exc) or 'no detail'}", None)
+        offset = item.clock_offset_ms
+        payload = item.event.to_payload(self._offset.estimate_ms if offset is None else offset)
         timing = _RoundTrip(self._clock())
         try:
             response = await self._client.post(
@@ -176,6 +191,7 @@ class Uplink:
                 extensions={"trace": timing.trace},
             )
         except httpx.RequestError as exc:
+            self._clock_synced = False  # a reconnect follows: ask the time again first
             return self._retry(f"{type(exc).__name__}: {str(exc) or 'no detail'}", None)
         measured = server_time(response)
         if measured is not None:
@@ -204,6 +220,22 @@ class Uplink:
                 response.text,
             )
         return None
+
+    async def _sync_clock(self) -> None:
+        """Measure the offset from the server's time before sending. Any answer counts (an
+        older server without the route answers 404 with a Date header); a connection error
+        is raised for the caller to retry."""
+        timing = _RoundTrip(self._clock())
+        response = await self._client.get(
+            self._time_url,
+            headers=self._headers,
+            timeout=self._timeout,
+            extensions={"trace": timing.trace},
+        )
+        measured = server_time(response)
+        if measured is not None:
+            self._offset.add(offset_sample(*timing.sent_at_ms_and_rtt_ms(), *measured))
+        self._clock_synced = True
 
     def _retry(self, error: str, retry_after: float | None) -> float:
         if retry_after is not None:

@@ -216,7 +216,7 @@ async def _start(
     _sample(metrics, supervisor, buffers, presence, clips, parts)
     # Closed first at shutdown: the loops stop before what they use (the database) closes.
     stack.push_async_callback(supervisor.aclose)
-    await _start_loops(settings, supervisor, buffers, parts)
+    await _start_loops(settings, supervisor, buffers, parts, presence)
     return AppState(
         settings=settings,
         supervisor=supervisor,
@@ -403,7 +403,11 @@ def _sample(
 
 
 async def _start_loops(
-    settings: Settings, supervisor: Supervisor, buffers: Buffers, parts: EventParts
+    settings: Settings,
+    supervisor: Supervisor,
+    buffers: Buffers,
+    parts: EventParts,
+    presence: Presence,
 ) -> None:
     """Recover every buffer before serving (no request sees a half-built index), then start
     the relay (and wait until it accepts), the segmenters, push, retention and the media of
@@ -411,7 +415,7 @@ async def _start_loops(
     for buffer in buffers.values():
         await buffer.recover()
     if settings.relay.enabled:
-        relay = Relay(settings)
+        relay = Relay(settings, on_exit=presence.relay_exited)
         supervisor.start("relay", relay.run, transient=(RelayError,))
         await _relay_ready(relay, supervisor, settings.relay.ready_timeout_s)
     for camera_id, buffer in buffers.items():

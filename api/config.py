@@ -234,6 +234,16 @@ class EventSettings(BaseModel):
     max_recordings: int = Field(
         default=64, ge=1, le=4096, description="event clips being recorded at once; beyond: none"
     )
+    media_retry_min_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="a snapshot or clip whose write failed (disk full, I/O error) is retried "
+        "after this, doubling each time, while the buffer still holds its video",
+    )
+    media_retry_max_s: float = Field(
+        default=30.0, gt=0, le=600, description="the longest wait between two such retries"
+    )
 
 
 class HttpSettings(BaseModel):

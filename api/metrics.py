@@ -144,6 +144,13 @@ class Metrics:
             "doorbell_event_clips_total", "Event clips by result.", ("result",)
         )
     )
+    media_write_failures: Counter = field(
+        default_factory=lambda: Counter(
+            "doorbell_event_media_write_failures_total",
+            "Snapshot and clip writes that failed (each attempt), by media and errno name.",
+            ("media", "reason"),
+        )
+    )
 
     sampled: list[Sampled] = field(default_factory=list)
 
@@ -169,5 +176,6 @@ class Metrics:
             self.push_latency,
             self.clip_latency,
             self.event_clips,
+            self.media_write_failures,
         ):
             yield from series.render()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from common.clock import Clock, wall_ms
 from common.media import ClipFormat
-from common.process import stop_process
+from common.process import spawn, stop_process
 from common.retry import backoff_s
 from segmenter import sidecar
 from segmenter.clip import ClipPlan
@@ -158,12 +159,9 @@ class CameraSegmenter:
             self.config.ffmpeg, self.config.source_url, self.config.directory, self._next_seq
         )
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
+            # SIGKILL if the server dies: nothing must keep pulling or hold the camera's
+            # directory; the next start drops the segment it was writing.
+            proc = await spawn(argv, death_signal=signal.SIGKILL, stdout=asyncio.subprocess.PIPE)
         except (FileNotFoundError, PermissionError) as exc:
             self._state = "dead"
             raise FfmpegNotFound(f"cannot run {self.config.ffmpeg!r}: {exc}") from exc
@@ -196,7 +194,7 @@ class CameraSegmenter:
                 if await self._index_segment(entry, session):
                     produced += 1
         finally:
-            status = await stop_process(proc)
+            status = await stop_process(proc, group=True)
             stderr_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await stderr_task

@@ -10,7 +10,7 @@ from common.events import EventKind
 
 # pending: not made yet; ready: on disk; failed: could not be made (no video at that time);
 # none: this kind gets none (motion_end); expired: removed by retention, the record stays.
-MediaState = Literal["none", "pending", "ready", "failed", "expired"]
+MediaState = Literal["none", "pending", "ready", "failed", "error", "expired"]
 Platform = Literal["android", "ios", "web"]
 PLATFORMS: tuple[Platform, ...] = ("android", "ios", "web")
 # How a device is reached: FCM (a registration token) or standard Web Push (a subscription).

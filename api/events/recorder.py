@@ -1,16 +1,21 @@
 """Event media: for each ring and motion_start, a JPEG of the frame at the event's time and a
 saved clip from pre-roll to post-roll (a motion clip extended until its motion_end, capped),
-written once the buffer holds the post-roll and kept beyond the rolling buffer."""
+written once the buffer holds the post-roll and kept beyond the rolling buffer.
+
+A write that fails (disk full, I/O error) marks the media `error` at once (not `failed`, which
+means "no video"), is counted, and is retried with doubling waits for as long as the buffer
+still holds the video it needs; then `error` stays."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from api.config import EventSettings
 from api.events.files import MediaFiles
@@ -18,6 +23,10 @@ from api.events.model import EventRecord
 from api.events.ports import EventRepository
 from api.metrics import Metrics
 from api.video.ports import CameraBuffer
+from common.retry import backoff_s
+
+T = TypeVar("T")
+Media = Literal["snapshot", "clip"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +35,9 @@ WAIT_STEP_S = 1.0
 # Segments come every second, give or take the network: a shorter wait for the next one
 # would cut clips of a camera that is merely late.
 MIN_PATIENCE_S = 5.0
+# Media still to be made: being made, or its write failed and it is retried (after a restart
+# too, while the buffer holds its video).
+UNSETTLED = frozenset({"pending", "error"})
 # An event just before the camera's first segment gets the first frame this close after it.
 SNAPSHOT_SLACK_MS = 3000
 
@@ -107,7 +119,7 @@ class EventRecorder:
         """Start making `event`'s pending media (no-op if already being made)."""
         if event.id in self._recordings:
             return
-        if event.snapshot_state != "pending" and event.clip_state != "pending":
+        if event.snapshot_state not in UNSETTLED and event.clip_state not in UNSETTLED:
             return
         recording = _Recording(event)
         self._recordings[event.id] = recording
@@ -145,6 +157,7 @@ class EventRecorder:
     # -- one event -------------------------------------------------------------------------
     async def _run(self, recording: _Recording, busy: bool) -> None:
         event = recording.event
+        snapshot_settled = False
         try:
             buffer = self._buffers.get(event.camera)
             why = None
@@ -158,23 +171,42 @@ class EventRecorder:
                 logger.warning("event %s: no media (%s)", event.id, why)
                 await self._fail(event, snapshot=True, clip=True)
                 return
-            try:
-                if event.snapshot_state == "pending":
-                    await self._snapshot(event, buffer)
-            finally:
-                recording.snapshot_done.set()
-            if event.clip_state == "pending":
-                await self._clip(recording, buffer)
+            await self._make_media(recording, buffer)
+            snapshot_settled = True
         except asyncio.CancelledError:
             raise
         except Exception:
-            # A bug or a full disk must not take the others down; the record says "failed".
+            # A bug must not take the others down; the record says "failed", the snapshot too
+            # if it was not settled (a snapshot left "pending" would answer 503 forever).
             logger.exception("event %s: making its media failed", event.id)
             with contextlib.suppress(Exception):
-                await self._fail(event, snapshot=False, clip=True)
+                await self._fail(event, snapshot=not snapshot_settled, clip=True)
         finally:
             recording.snapshot_done.set()
             self._recordings.pop(event.id, None)
+
+    async def _make_media(self, recording: _Recording, buffer: CameraBuffer[Any]) -> None:
+        """The snapshot, then the clip. The snapshot runs in a task of its own, and the clip
+        waits only for its first attempt: a snapshot retrying for disk space must not hold
+        the clip up until the buffer has rolled past the clip's video too."""
+        event = recording.event
+        snapshot = None
+        if event.snapshot_state in UNSETTLED:
+            snapshot = asyncio.create_task(
+                self._snapshot(event, buffer, recording.snapshot_done.set)
+            )
+        try:
+            if snapshot is not None:
+                await _first(snapshot, recording.snapshot_done)
+            recording.snapshot_done.set()
+            if event.clip_state in UNSETTLED:
+                await self._clip(recording, buffer)
+            if snapshot is not None:
+                await snapshot
+        finally:
+            if snapshot is not None and not snapshot.done():
+                snapshot.cancel()
+                await asyncio.gather(snapshot, return_exceptions=True)
 
     def _offline(self, event: EventRecord, buffer: CameraBuffer[Any]) -> bool:
         """The buffer does not reach the event and the camera is not publishing: waiting
@@ -184,7 +216,9 @@ class EventRecorder:
         reaches = newest is not None and newest >= event.at_ms
         return not reaches and not self._camera_online(event.camera)
 
-    async def _snapshot(self, event: EventRecord, buffer: CameraBuffer[Any]) -> None:
+    async def _snapshot(
+        self, event: EventRecord, buffer: CameraBuffer[Any], on_error: Callable[[], None]
+    ) -> None:
         await buffer.wait_until(event.at_ms + 1, self._settings.media_wait_s)
         shot = await buffer.snapshot_at(event.at_ms)
         if shot is None:
@@ -193,13 +227,25 @@ class EventRecorder:
             later = buffer.plan(event.at_ms, event.at_ms + SNAPSHOT_SLACK_MS)
             if later is not None:
                 shot = await buffer.snapshot_at(later.start_ms)
+        if shot is None and event.snapshot_state == "error":
+            logger.error("event %s: its snapshot is lost (the buffer moved on)", event.id)
+            return  # a write error it was, not "no video": it stays "error"
         if shot is None:
             logger.info("event %s: no video at %d for a snapshot", event.id, event.at_ms)
             updated = await self._events.set_snapshot(event.id, "failed", None, None)
         else:
             _segment, frame_ms, jpeg = shot
             rel = self._media.relative(event, "jpg")
-            await self._media.write(rel, jpeg)
+            written = await self._persist(
+                event,
+                "snapshot",
+                lambda: self._media.write(rel, jpeg),
+                frame_ms,
+                buffer,
+                on_error,
+            )
+            if written is None:
+                return
             updated = await self._events.set_snapshot(event.id, "ready", rel, frame_ms)
             if updated is None:
                 await self._media.remove([rel])  # deleted while it was being made
@@ -210,6 +256,9 @@ class EventRecorder:
         event = recording.event
         end_ms = await self._wait_for_end(recording, buffer)
         plan = buffer.plan(self._window.start(event), end_ms)
+        if plan is None and event.clip_state == "error":
+            logger.error("event %s: its clip is lost (the buffer moved on)", event.id)
+            return  # a write error it was, not "no video": it stays "error"
         if plan is None:
             logger.info("event %s: no video for a clip", event.id)
             self._metrics.event_clips.inc("no_video")
@@ -218,13 +267,20 @@ class EventRecorder:
         rel = self._media.relative(event, "mp4")
         part = self._media.path(rel).with_suffix(".assembling")
         started = time.monotonic()
-        async with self._assembly:
-            try:
-                await asyncio.to_thread(part.parent.mkdir, parents=True, exist_ok=True)
-                layout = await buffer.assemble(plan, "mp4", part)
-                size = await self._media.write_layout(rel, part, layout)
-            finally:
-                await asyncio.to_thread(part.unlink, True)
+
+        async def assemble_and_write() -> int:
+            async with self._assembly:
+                try:
+                    await asyncio.to_thread(part.parent.mkdir, parents=True, exist_ok=True)
+                    layout = await buffer.assemble(plan, "mp4", part)
+                    return await self._media.write_layout(rel, part, layout)
+                finally:
+                    await asyncio.to_thread(part.unlink, True)
+
+        size = await self._persist(event, "clip", assemble_and_write, plan.start_ms, buffer)
+        if size is None:
+            self._metrics.event_clips.inc("write_failed")
+            return
         self._metrics.clip_latency.observe(time.monotonic() - started)
         self._metrics.event_clips.inc("saved")
         updated = await self._events.set_clip(
@@ -268,6 +324,59 @@ class EventRecorder:
                 )
                 return end_ms
 
+    async def _persist(
+        self,
+        event: EventRecord,
+        media: Media,
+        write: Callable[[], Awaitable[T]],
+        from_ms: int,
+        buffer: CameraBuffer[Any],
+        on_error: Callable[[], None] | None = None,
+    ) -> T | None:
+        """`write()`, retried after a write error while the buffer still holds `from_ms`
+        (the video the media is made of): waits of `media_retry_min_s` doubling up to
+        `media_retry_max_s`. The first error marks the media `error`; None once given up."""
+        settings = self._settings
+        failures = 0
+        while True:
+            try:
+                return await write()
+            except Exception as exc:
+                cause = _os_error(exc)
+                if cause is None:
+                    raise
+                reason = errno.errorcode.get(cause.errno or 0, "EIO")
+                self._metrics.media_write_failures.inc(media, reason)
+                if failures == 0:
+                    await self._mark_error(event, media)
+                    if on_error is not None:
+                        on_error()
+                delay = backoff_s(
+                    failures, base_s=settings.media_retry_min_s, cap_s=settings.media_retry_max_s
+                )
+                failures += 1
+                logger.warning(
+                    "event %s: cannot write its %s (%s); retry %d in %.1fs",
+                    event.id,
+                    media,
+                    exc,
+                    failures,
+                    delay,
+                )
+            await asyncio.sleep(delay)  # the retry backoff itself
+            oldest = buffer.stats().oldest_ms
+            if oldest is None or oldest > from_ms:
+                logger.error("event %s: its %s is lost (the buffer moved on)", event.id, media)
+                return None
+
+    async def _mark_error(self, event: EventRecord, media: Media) -> None:
+        if media == "snapshot":
+            updated = await self._events.set_snapshot(event.id, "error", None, None)
+        else:
+            updated = await self._events.set_clip(event.id, "error", None, None, None, None)
+        if updated is not None:
+            self._on_update(updated)
+
     async def _fail(self, event: EventRecord, *, snapshot: bool, clip: bool) -> None:
         updated = None
         if snapshot and event.snapshot_state == "pending":
@@ -276,3 +385,25 @@ class EventRecorder:
             updated = await self._events.set_clip(event.id, "failed", None, None, None, None)
         if updated is not None:
             self._on_update(updated)
+
+
+async def _first(task: asyncio.Task[None], event: asyncio.Event) -> None:
+    """Return once `task` is done or `event` is set, whichever comes first."""
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OSError behind `exc`, if any: the buffer translates its own into ClipError."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a chain is short; a cycle must not loop
+        if seen is None:
+            return None
+        if isinstance(seen, OSError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None

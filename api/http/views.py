@@ -22,8 +22,9 @@ from common.events import EventKind
 
 class MediaOut(BaseModel):
     state: MediaState = Field(
-        description="pending (being made), ready, failed (no video then), none (this kind "
-        "has none), expired (removed by retention)"
+        description="pending (being made), ready, failed (no video then), error (the file "
+        "could not be written, e.g. disk full; retried while the video is held), none (this "
+        "kind has none), expired (removed by retention)"
     )
     url: str | None = Field(default=None, description="with the bearer token")
     signed_url: str | None = Field(default=None, description="without a token, until it expires")

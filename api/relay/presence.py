@@ -84,3 +84,12 @@ class Presence:
         del self._publishers[camera_id]
         self._left_ms[camera_id] = self._clock()
         return True
+
+    def relay_exited(self) -> None:
+        """The relay process ended: its publishers went with it, and nginx never told us
+        (no on_publish_done). Forget them, so that a publisher coming back to the restarted
+        relay is not taken for a second one while the first is still "live"."""
+        now = self._clock()
+        for camera_id in list(self._publishers):
+            del self._publishers[camera_id]
+            self._left_ms[camera_id] = now

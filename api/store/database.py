@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 import weakref
 from pathlib import Path
 from typing import Any
@@ -126,7 +128,7 @@ def _engine(url: URL, *, migrating: bool = False) -> AsyncEngine:
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             # WAL: readers never block the writer, and one writer at a time waits (up to the
             # busy timeout) instead of failing.
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _wal(cursor)
             # FULL, not NORMAL: in WAL mode NORMAL syncs the log only at checkpoints, so a
             # commit survives a crash of the process but not a power loss, and an event the
             # agent was told was stored (2xx) could vanish with the doorbell's power. FULL
@@ -153,6 +155,27 @@ def _engine(url: URL, *, migrating: bool = False) -> AsyncEngine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _wal(cursor: Any) -> None:
+    """Switch to WAL, retrying SQLITE_BUSY up to the busy timeout. The busy handler does not
+    cover this statement on a brand-new database: switching a rollback-journal database to
+    WAL opens a read transaction, then upgrades it to write the header, and SQLite refuses that
+    upgrade at once ("database is locked") while another connection holds the write lock,
+    since waiting with a read lock held could deadlock. Three processes starting on a new
+    database (one already migrating under BEGIN IMMEDIATE) met it ~1 time in 100."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)  # the connect hook runs in the driver's thread, not the loop
+            pause = min(pause * 2, 0.1)
+        else:
+            return
 
 
 async def _upgrade(url: URL, *, action: str, revision: str = "head") -> None:

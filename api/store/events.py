@@ -170,9 +170,11 @@ class EventStore:
         return rows[0] if rows else None
 
     async def pending_media(self) -> list[EventRecord]:
-        """Events whose snapshot or clip is still to be made (restart recovery), oldest first."""
+        """Events whose snapshot or clip is still to be made, or to be retried after its write
+        failed (restart recovery), oldest first."""
+        unsettled = ("pending", "error")
         query = select(EventRow).where(
-            or_(EventRow.snapshot_state == "pending", EventRow.clip_state == "pending")
+            or_(EventRow.snapshot_state.in_(unsettled), EventRow.clip_state.in_(unsettled))
         )
         return await self._list("cannot list pending media", query.order_by(*_OLDEST_FIRST))
 

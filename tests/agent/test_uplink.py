@@ -25,7 +25,7 @@ import pytest
 from agent.clock import ClockOffset, OffsetSample, offset_sample, server_time
 from agent.events import Event, Kind
 from agent.outbox import AsyncOutbox
-from agent.uplink import Uplink, classify
+from agent.uplink import TIME_PATH, Uplink, classify
 from tests.contract.test_event_schema import schema_errors
 
 pytestmark = pytest.mark.anyio
@@ -53,6 +53,9 @@ class Receiver:
         self.port = port
         self.shift_ms = shift_ms  # the server clock runs this far ahead of ours
         self.requests: list[Request] = []
+        # `GET /api/v1/agent/time`, answered at once and apart from the script: how many
+        # event requests had arrived before each.
+        self.time_asked: list[int] = []
         self.script: list[tuple[int, dict[str, str], bytes]] = []  # answered first, in order
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
@@ -99,9 +102,15 @@ class Receiver:
                     name, value = header.decode().split(":", 1)
                     headers[name.strip().lower()] = value.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
-                self.requests.append(Request(method, path, headers, body))
-                self._arrived.set()
-                status, extra, reply = self.script.pop(0) if self.script else (200, {}, b"")
+                extra: dict[str, str]
+                if (method, path) == ("GET", TIME_PATH):
+                    assert headers["authorization"] == f"Bearer {TOKEN}"
+                    self.time_asked.append(len(self.requests))
+                    status, extra, reply = 200, {}, b""
+                else:
+                    self.requests.append(Request(method, path, headers, body))
+                    self._arrived.set()
+                    status, extra, reply = self.script.pop(0) if self.script else (200, {}, b"")
                 if status == HANGUP:
                     break
                 if not reply:
@@ -407,11 +416,58 @@ async def test_clock_offset_is_measured_and_sent_with_later_events(tmp_path: Pat
         # Any round trip took at most this long; the midpoint is off by at most half of it
         # (and half the 1-ms resolution, and rounding).
         error_ms = (time.monotonic() - began) * 1000 / 2 + 1
-    assert "clock_offset_ms" not in requests[0].json()  # nothing measured yet
+    # Before: the first event went without one (nothing measured yet), placed 5 s off.
+    assert receiver.time_asked == [0]  # asked before the first event
     assert status.clock_offset_ms is not None
     assert abs(status.clock_offset_ms - 5000) <= error_ms
-    for request in requests[1:]:
+    for request in requests:
         assert abs(request.json()["clock_offset_ms"] - 5000) <= error_ms
+
+
+async def test_a_slow_clock_is_corrected_from_the_first_event_after_a_start(
+    tmp_path: Path,
+) -> None:
+    # A Pi 10 min slow: its first ring after a start was stored 600 s early.
+    async with (
+        receiver_running(shift_ms=600_000) as receiver,
+        uplink_running(tmp_path / "outbox.db", receiver.url) as uplink,
+    ):
+        await uplink.submit(events(1)[0])
+        (first,) = await receiver.wait_requests(1)
+    assert abs(first.json()["clock_offset_ms"] - 600_000) < 1000
+
+
+async def test_the_time_is_asked_again_after_a_reconnect_before_sending(tmp_path: Path) -> None:
+    async with (
+        receiver_running() as receiver,
+        uplink_running(tmp_path / "outbox.db", receiver.url) as uplink,
+    ):
+        receiver.script = [(HANGUP, {}, b"")]  # the connection drops on the first event
+        sent = events(2)
+        for event in sent:
+            await uplink.submit(event)
+        requests = await receiver.wait_requests(3)
+    assert [r.json()["id"] for r in requests] == [sent[0].id, sent[0].id, sent[1].id]
+    assert receiver.time_asked == [0, 1]  # at start, then again before the resend
+
+
+async def test_each_event_carries_the_offset_known_when_it_was_captured(tmp_path: Path) -> None:
+    # The agent's clock is stepped (NTP after boot) between capture and sending: the event's
+    # agent time was read on the old clock, so the old offset is the one that maps it.
+    outbox = await AsyncOutbox.open(tmp_path / "outbox.db", max_events=10)
+    captured, late = events(2)
+    try:
+        await outbox.put(captured, 42_000)  # captured when the offset was 42 s
+        await outbox.put(late)  # captured before any offset was known
+    finally:
+        await outbox.aclose()
+    async with (
+        receiver_running(shift_ms=7000) as receiver,
+        uplink_running(tmp_path / "outbox.db", receiver.url),
+    ):
+        first, second = await receiver.wait_requests(2)
+    assert first.json()["clock_offset_ms"] == 42_000
+    assert abs(second.json()["clock_offset_ms"] - 7000) < 1000  # measured before sending
 
 
 async def test_aclose_stops_a_loop_that_is_backing_off(tmp_path: Path) -> None:

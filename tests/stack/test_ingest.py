@@ -227,7 +227,7 @@ def credentials(server: Server, method: str, path: str) -> dict[str, str]:
     token for the other routes about the user, the service token elsewhere."""
     import httpx
 
-    if path == "/api/v1/agent/events":
+    if path.startswith("/api/v1/agent/"):
         return {"Authorization": f"Bearer {device_token('front')}"}
     if not path.startswith(USER_ROUTES):
         return {"Authorization": f"Bearer {TOKEN}"}

@@ -170,3 +170,20 @@ async def post_event(request: Request, settings: SettingsDep, ingest: IngestDep)
         id=record.id, duplicate=not created, at_ms=record.at_ms, server_time_ms=wall_ms()
     )
     return JSONResponse(body.model_dump(), status_code=201 if created else 200)
+
+
+class ServerTime(BaseModel):
+    server_time_ms: int = Field(description="the server's clock, UTC epoch ms")
+
+
+@router.get(
+    "/time",
+    summary="The server's clock (doorbell agents, before sending events)",
+    response_model=ServerTime,
+    responses={**error_responses(401, _401="no or unknown device token")},
+)
+async def get_time(request: Request, settings: SettingsDep) -> ServerTime:
+    """The agent asks this at start and after every reconnect, so that its first event
+    already carries a measured `clock_offset_ms`. Any device token will do."""
+    _device_camera(request, settings)
+    return ServerTime(server_time_ms=wall_ms())

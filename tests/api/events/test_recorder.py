@@ -5,7 +5,8 @@ that stops sending video."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection
+import errno
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,10 +16,12 @@ from api.config import EventSettings
 from api.events.files import MediaFiles
 from api.events.model import EventRecord, MediaState
 from api.events.recorder import ClipWindow, EventRecorder
+from api.http.ranges import WholeFile
 from api.metrics import Metrics
 from common.events import EventKind
+from common.media import ClipFormat
 from tests.api.events.test_accept import NOW, record
-from tests.api.fakes import FakeBuffer
+from tests.api.fakes import FakeBuffer, FakePlan
 
 T0 = 1_790_000_000_000
 EVENT_ID = "0b9d2d3e-6c1a-4d6e-9a7e-2f4f5e6a7b8c"
@@ -67,7 +70,8 @@ class Events:
         return row
 
     async def pending_media(self) -> list[EventRecord]:
-        return [r for r in self.rows.values() if "pending" in (r.snapshot_state, r.clip_state)]
+        unsettled = {"pending", "error"}
+        return [r for r in self.rows.values() if {r.snapshot_state, r.clip_state} & unsettled]
 
     async def saved_clips(self) -> list[EventRecord]:
         return []
@@ -273,3 +277,153 @@ class TestClipWindow:
         assert self.window.end(motion, NOW + 500_000) == NOW + 120_000
         # An end reported before the start (clock noise) still gets the post-roll.
         assert self.window.end(motion, NOW - 1000) == NOW + 10_000
+
+
+class FullDisk(MediaFiles):
+    """The media directory on a disk that is full (ENOSPC) until `full` is cleared."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.full = True
+
+    def _write(self, rel: str, chunks: Iterable[bytes]) -> int:
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super()._write(rel, chunks)
+
+
+def on_full_disk(
+    tmp_path: Path, buffer: FakeBuffer, events: Events, updates: Updates, metrics: Metrics
+) -> tuple[EventRecorder, FullDisk]:
+    disk = FullDisk(tmp_path)
+    settings = EventSettings(
+        pre_roll_s=2,
+        post_roll_s=3,
+        max_clip_s=20,
+        media_wait_s=1,
+        media_retry_min_s=0.02,
+        media_retry_max_s=0.1,
+    )
+    rec = EventRecorder(
+        {"front": buffer},
+        events,
+        disk,
+        settings,
+        metrics,
+        on_update=updates,
+        on_clip_saved=updates.clip_saved,
+        camera_online=Camera(),
+    )
+    return rec, disk
+
+
+@pytest.mark.anyio
+async def test_media_that_cannot_be_written_is_marked_error_counted_and_retried(
+    tmp_path: Path,
+) -> None:
+    buffer, updates, metrics = growing_buffer(), Updates(), Metrics()
+    events = Events(event("ring"))
+    rec, disk = on_full_disk(tmp_path, buffer, events, updates, metrics)
+    rec.record(events.rows[EVENT_ID])
+    # Before: the snapshot stayed "pending" for ever (503 "still being made").
+    await updates.until(lambda: events.rows[EVENT_ID].snapshot_state == "error")
+    assert metrics.media_write_failures.value("snapshot", "ENOSPC") >= 1
+    disk.full = False  # space is freed: the retry gets through
+    await updates.until(lambda: events.rows[EVENT_ID].snapshot_state == "ready")
+    disk.full = True  # and is gone again when the clip is due
+    await buffer.grow_to(T0 + 3000)
+    await updates.until(lambda: events.rows[EVENT_ID].clip_state == "error")
+    assert metrics.media_write_failures.value("clip", "ENOSPC") >= 1
+    assert metrics.event_clips.value("no_video") == 0  # not "the camera was off"
+    disk.full = False
+    await updates.until(lambda: events.rows[EVENT_ID].clip_state == "ready")
+    row = events.rows[EVENT_ID]
+    assert row.clip_path is not None
+    assert (tmp_path / row.clip_path).stat().st_size > 0
+    assert metrics.event_clips.value("saved") == 1
+    await rec.aclose()
+
+
+@pytest.mark.anyio
+async def test_media_whose_video_has_left_the_buffer_stays_error(tmp_path: Path) -> None:
+    buffer, updates, metrics = growing_buffer(), Updates(), Metrics()
+    events = Events(event("ring"))
+    rec, _disk = on_full_disk(tmp_path, buffer, events, updates, metrics)
+    await buffer.grow_to(T0 + 3000)  # the clip is due as soon as the snapshot is settled
+    rec.record(events.rows[EVENT_ID])
+    await updates.until(lambda: events.rows[EVENT_ID].snapshot_state == "error")
+    buffer.first_ms = T0 + 1000  # the buffer rolled past the event's frame: given up
+    await updates.until(lambda: events.rows[EVENT_ID].clip_state == "error")
+    buffer.first_ms = T0 + 5000  # and past what is left of its clip
+    async with asyncio.timeout(10):
+        while rec.active:  # noqa: ASYNC110 (the recorder gives up on its own)
+            await asyncio.sleep(0.01)
+    row = events.rows[EVENT_ID]
+    assert (row.snapshot_state, row.clip_state) == ("error", "error")
+    assert metrics.event_clips.value("write_failed") == 1
+    await rec.aclose()
+
+
+class FullScratch(FakeBuffer):
+    """A buffer whose assembly fails for lack of space, translated into its own error (as the
+    segmenter's ClipError wraps the OSError), until `full` is cleared."""
+
+    full = True
+
+    async def assemble(self, plan: FakePlan, fmt: ClipFormat, out: Path) -> WholeFile:
+        if self.full:
+            try:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            except OSError as exc:
+                raise RuntimeError(f"writing the clip failed: {exc}") from exc
+        return await super().assemble(plan, fmt, out)
+
+
+@pytest.mark.anyio
+async def test_a_clip_whose_assembly_runs_out_of_space_is_error_then_retried(
+    tmp_path: Path,
+) -> None:
+    buffer, updates, metrics = (
+        FullScratch(first_ms=T0 - 10_000, newest_ms=T0 + 3000),
+        Updates(),
+        Metrics(),
+    )
+    events = Events(event("ring"))
+    rec, disk = on_full_disk(tmp_path, buffer, events, updates, metrics)
+    disk.full = False  # only the assembly's scratch space is short
+    rec.record(events.rows[EVENT_ID])
+    # Before: "failed", as if the camera had been off, and never retried.
+    await updates.until(lambda: events.rows[EVENT_ID].clip_state == "error")
+    assert metrics.media_write_failures.value("clip", "ENOSPC") >= 1
+    buffer.full = False
+    await updates.until(lambda: events.rows[EVENT_ID].clip_state == "ready")
+    await rec.aclose()
+
+
+@pytest.mark.anyio
+async def test_after_a_restart_media_left_in_error_is_retried(tmp_path: Path) -> None:
+    # The server restarted while the disk was full: the buffer still holds the video.
+    buffer, updates = growing_buffer(), Updates()
+    await buffer.grow_to(T0 + 3000)
+    events = Events(replace(event("ring"), snapshot_state="error", clip_state="error"))
+    rec = recorder(tmp_path, buffer, events, updates)
+    assert await rec.recover() == 1
+    await updates.until(lambda: events.rows[EVENT_ID].clip_state == "ready")
+    assert events.rows[EVENT_ID].snapshot_state == "ready"
+    await rec.aclose()
+
+
+@pytest.mark.anyio
+async def test_after_a_restart_media_in_error_whose_video_is_gone_stays_error(
+    tmp_path: Path,
+) -> None:
+    buffer, updates = FakeBuffer(first_ms=T0 + 60_000, newest_ms=T0 + 70_000), Updates()
+    events = Events(replace(event("ring"), snapshot_state="error", clip_state="error"))
+    rec = recorder(tmp_path, buffer, events, updates)
+    await rec.recover()
+    async with asyncio.timeout(10):
+        while rec.active:  # noqa: ASYNC110 (the recorder settles on its own)
+            await asyncio.sleep(0.01)
+    row = events.rows[EVENT_ID]
+    assert (row.snapshot_state, row.clip_state) == ("error", "error")  # not "failed"
+    await rec.aclose()

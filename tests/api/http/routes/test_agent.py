@@ -116,3 +116,17 @@ async def test_an_app_token_is_not_a_device_token(server: InProcess) -> None:
 
     response = await server.agent_post(ring(), token=TOKEN)
     assert response.status_code == 401
+
+
+async def test_the_agent_asks_the_server_time_with_its_device_token(server: InProcess) -> None:
+    from tests.api.conftest import DEVICE_TOKEN
+
+    before = wall_ms()
+    answer = await server.anonymous.get(
+        "/api/v1/agent/time", headers={"Authorization": f"Bearer {DEVICE_TOKEN}"}
+    )
+    assert answer.status_code == 200
+    assert before <= answer.json()["server_time_ms"] <= wall_ms()
+    refused = await server.anonymous.get("/api/v1/agent/time")
+    assert refused.status_code == 401
+    assert isinstance(refused.json()["server_time_ms"], int)
