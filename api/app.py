@@ -15,7 +15,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from fastapi import APIRouter, Depends, FastAPI
 
-from api.accounts.limiter import SignInLimiter
+from api.accounts.limiter import AuthThrottle, SignInLimiter, SlowDown
 from api.accounts.passwords import Passwords
 from api.accounts.sessions import Sessions
 from api.accounts.tokens import ApiTokens
@@ -136,7 +136,7 @@ class AccountOptions:
     """What tests replace in the accounts: the clock (sessions, tokens, the sign-in
     slow-down) and the argon2 parameters (None: argon2-cffi's defaults)."""
 
-    clock: Clock = wall_ms
+    clock: Clock = wall_ms  # also the clock of the failed-authentication throttle
     hasher: PasswordHasher | None = None
 
 
@@ -144,6 +144,7 @@ class AccountOptions:
 class AccountParts:
     sessions: Sessions
     tokens: ApiTokens
+    throttle: AuthThrottle
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +214,7 @@ async def _start(
         web_push_key=None if vapid is None else vapid.public_key,
         sessions=people.sessions,
         tokens=people.tokens,
+        throttle=people.throttle,
     )
 
 
@@ -235,7 +237,18 @@ def _build_accounts(settings: Settings, db: Database, options: AccountOptions) -
         max_days=settings.accounts.session_max_days,
         clock=options.clock,
     )
-    return AccountParts(sessions, ApiTokens(db.tokens, options.clock))
+    limits = settings.auth_throttle
+    throttle = AuthThrottle(
+        SlowDown(
+            limit=limits.failures,
+            window_s=limits.forget_after_s,
+            base_s=limits.first_wait_s,
+            cap_s=limits.max_wait_s,
+            max_keys=limits.max_addresses,
+        ),
+        clock=options.clock,
+    )
+    return AccountParts(sessions, ApiTokens(db.tokens, options.clock), throttle)
 
 
 async def _vapid(settings: Settings) -> VapidSigner | None:

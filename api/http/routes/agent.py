@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, ValidationError
 
+from api.accounts.limiter import AuthThrottle
 from api.config import Settings
 from api.errors import (
     BadRequest,
@@ -28,7 +29,8 @@ from api.errors import (
     Unauthorized,
 )
 from api.events.accept import AgentEvent, place_in_time
-from api.http.deps import IngestDep, SettingsDep
+from api.http.auth import client_address
+from api.http.deps import IngestDep, SettingsDep, ThrottleDep
 from api.http.handlers import error_response, error_responses
 from common.clock import wall_ms
 from common.events import EVENT_KINDS
@@ -60,9 +62,12 @@ class Accepted(BaseModel):
     server_time_ms: int
 
 
-def _device_camera(request: Request, settings: Settings) -> str:
+def _device_camera(request: Request, settings: Settings, throttle: AuthThrottle) -> str:
     """The camera whose device token the request carries (every token compared in constant
-    time); Unauthorized without one."""
+    time); Unauthorized without one (a wrong one counts against the address), and
+    TooManyFailures before any check while the address must wait."""
+    address = client_address(request)
+    throttle.check(address)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     given = token.strip().encode()
     found = None
@@ -72,6 +77,8 @@ def _device_camera(request: Request, settings: Settings) -> str:
             if secret and hmac.compare_digest(given, secret):
                 found = camera.id
     if found is None:
+        if given:
+            throttle.failed(address, "device token")
         raise Unauthorized(
             "missing or unknown device token: send 'Authorization: Bearer <token>' with the "
             "camera's device_token from the server settings"
@@ -148,12 +155,14 @@ _BODY: dict[str, Any] = {
         ),
     },
 )  # fmt: skip
-async def post_event(request: Request, settings: SettingsDep, ingest: IngestDep) -> JSONResponse:
+async def post_event(
+    request: Request, settings: SettingsDep, ingest: IngestDep, throttle: ThrottleDep
+) -> JSONResponse:
     """Body: `{id, camera, kind, at_ms, score?, box?, clock_offset_ms?}` (the agent-event
     schema). Idempotent by `id`. The event is placed at `at_ms + clock_offset_ms` on the
     server clock, which the answer's `at_ms` states."""
     received_ns, received_ms = time.monotonic_ns(), wall_ms()
-    camera_id = _device_camera(request, settings)  # before reading a byte of the body
+    camera_id = _device_camera(request, settings, throttle)  # before reading the body
     event = _parse(await _read_body(request, settings.events.max_body_bytes))
     _check_camera(event, camera_id, settings)
     limits = settings.events
