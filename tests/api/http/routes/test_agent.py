@@ -145,5 +145,5 @@ async def test_a_burst_of_rings_is_all_stored_but_pushed_once(
                 if any(m.event.kind == "motion_start" for m, _ in server.notifier.sent):
                     break
                 await asyncio.sleep(0.01)  # polling interval of a bounded wait
-    pushed = [m.event.id for m, _ in server.notifier.sent if m.event.kind == "ring"]
-    assert pushed == [rings[0]["id"]]
+        pushed = [m.event.id for m, _ in server.notifier.sent if m.event.kind == "ring"]
+        assert pushed == [rings[0]["id"]]
