@@ -15,7 +15,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from fastapi import APIRouter, Depends, FastAPI
 
-from api.accounts.limiter import SignInLimiter
+from api.accounts.limiter import AuthThrottle, SignInLimiter, SlowDown
 from api.accounts.passwords import Passwords
 from api.accounts.sessions import Sessions
 from api.accounts.tokens import ApiTokens
@@ -110,9 +110,16 @@ def create_app(
         responses=handlers.error_responses(
             401,
             403,
+            413,
+            429,
             503,
             _403="a signed URL that is expired or not valid for this path, a missing or "
             "wrong X-CSRF-Token with the session cookie, or no user where one is needed",
+            # Below every route: the body cap (http.max_body_bytes) and the slow-down of an
+            # address after failed authentications (auth_throttle), checked before anything.
+            _413="the request body is larger than http.max_body_bytes (refused before it is "
+            "read)",
+            _429="too many failed authentications from this address: wait Retry-After",
             # Users' API tokens and sessions are looked up in the store, on every route.
             _503="the event store is unavailable (Retry-After); a route may say more",
         ),
@@ -155,7 +162,7 @@ class AccountOptions:
     """What tests replace in the accounts: the clock (sessions, tokens, the sign-in
     slow-down) and the argon2 parameters (None: argon2-cffi's defaults)."""
 
-    clock: Clock = wall_ms
+    clock: Clock = wall_ms  # also the clock of the failed-authentication throttle
     hasher: PasswordHasher | None = None
 
 
@@ -163,6 +170,7 @@ class AccountOptions:
 class AccountParts:
     sessions: Sessions
     tokens: ApiTokens
+    throttle: AuthThrottle
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +240,7 @@ async def _start(
         web_push_key=None if vapid is None else vapid.public_key,
         sessions=people.sessions,
         tokens=people.tokens,
+        throttle=people.throttle,
     )
 
 
@@ -254,7 +263,18 @@ def _build_accounts(settings: Settings, db: Database, options: AccountOptions) -
         max_days=settings.accounts.session_max_days,
         clock=options.clock,
     )
-    return AccountParts(sessions, ApiTokens(db.tokens, options.clock))
+    limits = settings.auth_throttle
+    throttle = AuthThrottle(
+        SlowDown(
+            limit=limits.failures,
+            window_s=limits.forget_after_s,
+            base_s=limits.first_wait_s,
+            cap_s=limits.max_wait_s,
+            max_keys=limits.max_addresses,
+        ),
+        clock=options.clock,
+    )
+    return AccountParts(sessions, ApiTokens(db.tokens, options.clock), throttle)
 
 
 async def _vapid(settings: Settings) -> VapidSigner | None:

@@ -330,6 +330,13 @@ class PushSettings(BaseModel):
     motion_cooldown_s: int = Field(
         default=60, ge=0, le=86_400, description="one motion push per camera per this long"
     )
+    ring_collapse_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="rings of one camera within this long of its last ring push make no push "
+        "of their own (each ring is still stored and shown to open apps); 0: every ring pushes",
+    )
     queue: int = Field(default=1000, ge=1, le=100_000, description="pushes waiting to be sent")
     concurrency: int = Field(default=4, ge=1, le=64, description="pushes being sent at once")
     deep_link: str = Field(
@@ -503,6 +510,39 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class AuthThrottleSettings(BaseModel):
+    """Failed authentication (a wrong bearer token, session cookie, URL signature, device
+    token or relay secret) slowed per client address: `failures` are free, then the address
+    waits before any request of it that needs credentials is even checked (429)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    failures: int = Field(
+        default=10, ge=1, le=10_000, description="failures from one address before it waits"
+    )
+    first_wait_s: float = Field(
+        default=1.0, gt=0, le=3600, description="the first wait; it doubles with each failure"
+    )
+    max_wait_s: float = Field(default=300.0, gt=0, le=86_400, description="the longest wait")
+    forget_after_s: float = Field(
+        default=900.0,
+        gt=0,
+        le=7 * 86_400,
+        description="an address's failures are forgotten after this long without one",
+    )
+    max_addresses: int = Field(
+        default=10_000, ge=100, le=1_000_000, description="addresses tracked; the oldest go first"
+    )
+
+    @model_validator(mode="after")
+    def _first_within_max(self) -> AuthThrottleSettings:
+        if self.first_wait_s > self.max_wait_s:
+            raise ValueError(
+                f"first_wait_s ({self.first_wait_s}) must not exceed max_wait_s ({self.max_wait_s})"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     """Everything the server reads at start. Built once in the CLI and passed down."""
 
@@ -543,7 +583,13 @@ class Settings(BaseSettings):
         "only ones it deletes (at start, at stop, and when pruning)",
     )
     clip_cache_seconds: int = Field(default=120, ge=0, le=86_400)
-    clip_cache_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
+    clip_cache_max_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="the clip cache never holds more: each MP4/ZIP clip's bytes are reserved "
+        "before it is assembled (503 + Retry-After while they do not fit; 422 for a clip "
+        "larger than this, which format=fmp4 streams without the cache)",
+    )
     signed_url_seconds: int = Field(
         default=600, ge=10, le=7 * 86_400, description="lifetime of signed media URLs"
     )
@@ -587,6 +633,7 @@ class Settings(BaseSettings):
     ops: OpsSettings = Field(default_factory=OpsSettings)
     tls: TlsSettings = Field(default_factory=TlsSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    auth_throttle: AuthThrottleSettings = Field(default_factory=AuthThrottleSettings)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

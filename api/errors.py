@@ -18,10 +18,12 @@ DoorbellError
 ├── BadDirective           an HLS delivery directive a playlist cannot honour -> 400
 ├── ClockOffsetNeeded      an agent time far from now, without an offset -> 425
 ├── TooManyAttempts        sign-ins failed too often; wait -> 429 with Retry-After
+│   └── TooManyFailures    any credential failed too often from this address; wait
 ├── MediaPending           a snapshot, or the segment a blocking playlist reload asked
 │                          for, still being made -> 503 with Retry-After
 └── Busy                   no capacity left now -> 503 with Retry-After
     ├── ClipsBusy          no assembly slot and no queue place
+    ├── ClipCacheFull      the clip cache cannot hold another clip yet
     └── TooManyStreams     every event-stream place is taken
 
 The segmenter's own `ClipError` (a clip could not be assembled) is mapped too (503), by
@@ -154,9 +156,17 @@ class TooManyAttempts(DoorbellError):
     """Sign-ins from this address or for this username failed too often: the next attempt
     is not even checked before `retry_after_s`."""
 
-    def __init__(self, retry_after_s: int) -> None:
+    def __init__(self, retry_after_s: int, what: str = "sign-ins") -> None:
         self.retry_after_s = retry_after_s
-        super().__init__(f"too many failed sign-ins; try again in {retry_after_s} s")
+        super().__init__(f"too many failed {what}; try again in {retry_after_s} s")
+
+
+class TooManyFailures(TooManyAttempts):
+    """This address sent wrong credentials too often: none of its requests that need
+    credentials is checked before `retry_after_s`."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(retry_after_s, "authentications from this address")
 
 
 class MediaPending(DoorbellError):
@@ -181,6 +191,17 @@ class ClipsBusy(Busy):
     def __init__(self, retry_after_s: int) -> None:
         super().__init__(
             f"too many clips being assembled; retry in {retry_after_s}s", retry_after_s
+        )
+
+
+class ClipCacheFull(Busy):
+    """The clip cache cannot hold another clip until older ones may be pruned."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(
+            f"the clip cache is full (clip_cache_max_bytes); retry in {retry_after_s}s, or ask "
+            "for format=fmp4, which is streamed without the cache",
+            retry_after_s,
         )
 
 

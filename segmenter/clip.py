@@ -47,6 +47,11 @@ class ClipPlan:
         return self.segments[-1].end_ms
 
     @property
+    def source_bytes(self) -> int:
+        """The bytes of its segments: an assembled clip is about this size."""
+        return sum(s.size for s in self.segments)
+
+    @property
     def key(self) -> str:
         """Identifies the clip's content: same segments, same bytes."""
         return f"{self.camera}-{self.segments[0].seq}-{self.segments[-1].seq}"

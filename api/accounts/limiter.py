@@ -1,4 +1,5 @@
-"""The slow-down of failed sign-ins, per address and per username, counted in memory.
+"""The slow-down of failed sign-ins (per address and per username) and of failed
+authentication of any other kind (per address), counted in memory.
 
 Each key (an address, a username) counts its failures. From the `limit`-th on, every failure
 makes the key wait before its next attempt is even checked: `base_s`, doubling with each
@@ -8,6 +9,11 @@ the address's: one account that signs in must not hide guesses at others).
 
 Bounded: each kind keeps at most `max_keys` keys, least recently failed out first, so a
 flood of made-up usernames costs memory once, not without limit. Restarts forget everything.
+
+`AuthThrottle` applies the same rule to every other credential (bearer tokens, session
+cookies, URL signatures, device tokens, the relay secret), by address only, and refuses a
+waiting address before its credentials are checked, right ones included: were right ones let
+through, a 401 against a 200 would still tell a guesser at full speed which guess was right.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from api.errors import TooManyAttempts
+from api.errors import TooManyAttempts, TooManyFailures
 from common.clock import Clock, wall_ms
 from common.retry import backoff_s
 
@@ -119,3 +125,36 @@ class SignInLimiter:
 
     def succeeded(self, username: str) -> None:
         self._usernames.clear(username)
+
+
+class AuthThrottle:
+    """Failed authentication per client address: `check` before credentials are looked at,
+    `failed` after a wrong one. Logged once per burst (the failure that starts the waits)."""
+
+    def __init__(self, rule: SlowDown | None = None, clock: Clock = wall_ms) -> None:
+        self.rule = rule or SlowDown(limit=10, window_s=15 * 60, base_s=1.0, cap_s=5 * 60)
+        self._clock = clock
+        self._addresses = FailureCounts(self.rule)
+
+    def check(self, address: str) -> None:
+        """TooManyFailures (with the seconds to wait) while `address` must wait."""
+        wait_ms = self._addresses.wait_ms(address, self._clock())
+        if wait_ms > 0:
+            raise TooManyFailures(max(1, math.ceil(wait_ms / 1000)))
+
+    def failed(self, address: str, what: str) -> None:
+        """Count a wrong credential from `address`; `what` names its kind for the log."""
+        if self._addresses.failed(address, self._clock()):
+            logger.warning(
+                "%d failed authentications from %s (the last: %s): its requests wait from "
+                "%g s, doubling to %g s, before credentials are checked again",
+                self.rule.limit,
+                address,
+                what,
+                self.rule.base_s,
+                self.rule.cap_s,
+            )
+
+    @property
+    def tracked(self) -> int:
+        return len(self._addresses)

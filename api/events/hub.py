@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Literal
 
+from api.errors import TooManyStreams
 from api.events.model import EventRecord
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,29 @@ class Notice:
 
 
 OVERFLOW = Notice("overflow", data={"detail": "notices were dropped"})
+
+
+class Subscription:
+    """One subscriber's place in the hub, taken at `Hub.subscribe` and held until `close`
+    (idempotent; also on leaving a `with` block)."""
+
+    def __init__(self, hub: Hub, queue: asyncio.Queue[Notice]) -> None:
+        self.queue = queue
+        self._hub = hub
+
+    def close(self) -> None:
+        self._hub._leave(self.queue)
+
+    def __enter__(self) -> asyncio.Queue[Notice]:
+        return self.queue
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 class Hub:
@@ -65,11 +90,15 @@ class Hub:
                 queue.put_nowait(OVERFLOW)
             queue.put_nowait(notice)
 
-    @contextlib.contextmanager
-    def subscribe(self) -> Iterator[asyncio.Queue[Notice]]:
+    def subscribe(self) -> Subscription:
+        """A place in the hub, taken now (TooManyStreams when every place is taken): the
+        check and the taking happen with no await between, so concurrent subscribers can
+        never overshoot the cap."""
+        if self.full:
+            raise TooManyStreams("too many open event streams; retry later", retry_after_s=5)
         queue: asyncio.Queue[Notice] = asyncio.Queue(self._queue_size)
         self._subscribers.add(queue)
-        try:
-            yield queue
-        finally:
-            self._subscribers.discard(queue)
+        return Subscription(self, queue)
+
+    def _leave(self, queue: asyncio.Queue[Notice]) -> None:
+        self._subscribers.discard(queue)

@@ -16,7 +16,7 @@ from api.events.model import DeviceRecord, EventRecord
 from api.metrics import Metrics
 from api.push.alerts import Signer, alert_push, clip_ready_push
 from api.push.dispatcher import PushDispatcher, PushJob
-from api.push.policy import MotionCooldown, recipients
+from api.push.policy import MotionCooldown, RingCollapse, recipients
 from common.clock import Clock, wall_ms
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class Notifications:
         self._metrics = metrics
         self._clock = clock
         self._cooldown = MotionCooldown(push.motion_cooldown_s * 1000)
+        self._ring_collapse = RingCollapse(round(push.ring_collapse_s * 1000))
         self._alerted: dict[str, tuple[DeviceRecord, ...]] = {}
 
     # -- open apps ----------------------------------------------------------------------------
@@ -80,6 +81,9 @@ class Notifications:
         if event.kind == "motion_start" and not self._cooldown.allow(event.camera, event.at_ms):
             return
         now_ms = self._clock()
+        if event.kind == "ring" and not self._ring_collapse.allow(event.camera, now_ms):
+            logger.debug("ring %s: collapsed into %s's last ring push", event.id, event.camera)
+            return
         devices = recipients(event, await self._devices.all(), now_ms)
         if not devices:
             return

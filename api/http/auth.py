@@ -1,4 +1,5 @@
-"""Who a request to /api/v1 acts for, checked in this order:
+"""Who a request to /api/v1 acts for. An address that sent wrong credentials too often
+waits first (`AuthThrottle`: 429, its credentials not even checked); then, in this order:
 
 1. `Authorization: Bearer <token>`: the config's `api_tokens` (service tokens, for no user;
    compared in constant time), then users' API tokens (found by their hash).
@@ -8,6 +9,10 @@
 
 A cookie that no longer signs anyone in is ignored, so a signed URL opened by a browser that
 still holds an expired cookie works as it did before.
+
+Counted as failures against the address: an unknown bearer token, a cookie that signs no one
+in (when nothing else does), a URL signature that does not verify. Not counted: no
+credentials at all, an expired signed URL (its signature verified), a missing CSRF token.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Literal
 from fastapi import Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from api.accounts.limiter import AuthThrottle
 from api.accounts.model import SignedIn
 from api.accounts.sessions import Sessions
 from api.accounts.tokens import ApiTokens
@@ -45,6 +51,13 @@ cookie_scheme = APIKeyCookie(
 )
 
 
+def client_address(request: Request) -> str:
+    """The address a request's failures are counted against: the peer uvicorn reports.
+    Behind a reverse proxy that uvicorn trusts (its `forwarded_allow_ips`, 127.0.0.1 by
+    default) that is the proxy's X-Forwarded-For; a trusted-proxy setting belongs here."""
+    return request.client.host if request.client else "unknown"
+
+
 def matches_any(candidate: str, secrets: Iterable[str]) -> bool:
     """True if `candidate` equals one of `secrets`; every secret is compared in constant time."""
     given = candidate.encode()
@@ -63,8 +76,12 @@ async def authenticate(
     signer: UrlSigner,
     sessions: Sessions,
     tokens: ApiTokens,
+    throttle: AuthThrottle,
 ) -> Principal:
-    """The principal of `request`, or Unauthorized/Forbidden saying what is wrong."""
+    """The principal of `request`, or Unauthorized/Forbidden saying what is wrong;
+    TooManyFailures first while its address must wait."""
+    address = client_address(request)
+    throttle.check(address)
     if bearer is not None:
         service_tokens = [t.get_secret_value() for t in settings.api_tokens]
         if matches_any(bearer.credentials, service_tokens):
@@ -72,6 +89,7 @@ async def authenticate(
         user = await tokens.authenticate(bearer.credentials)
         if user is not None:
             return user
+        throttle.failed(address, "bearer token")
         raise Unauthorized("invalid bearer token", 'Bearer error="invalid_token"')
     if cookie:
         user = await sessions.current(cookie)
@@ -83,8 +101,12 @@ async def authenticate(
         verdict = signer.verify(request.url.path, dict(query))
         if verdict == "ok":
             return "signed_url"
-        raise Forbidden("signed URL expired" if verdict == "expired" else "invalid URL signature")
+        if verdict == "expired":
+            raise Forbidden("signed URL expired")
+        throttle.failed(address, "URL signature")
+        raise Forbidden("invalid URL signature")
     if cookie:
+        throttle.failed(address, "session cookie")
         raise Unauthorized("the session has expired or was ended: sign in again")
     raise Unauthorized(
         "not signed in: sign in (POST /api/v1/session), send 'Authorization: Bearer <token>', "

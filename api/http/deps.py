@@ -7,16 +7,23 @@ The lifespan (`api.app`) yields an `AppState`; Starlette copies it into each req
 `get_principal` authenticates (`api.http.auth`); /api/v1's router depends on it, and FastAPI
 runs it once per request, so `PrincipalDep` and `UserDep` (the signed-in user, 403 for a
 service token or a signed URL) hand routes the same answer.
+
+FastAPI reads and parses a route's body before it runs any dependency, so a stranger could
+make the server parse megabytes of JSON only to be told 401. `AuthFirstRoute` (every router
+under /api/v1 that needs credentials is built with it) authenticates before the body is
+read; `get_principal` then hands back that same answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Annotated, Any, TypedDict
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials
 
+from api.accounts.limiter import AuthThrottle
 from api.accounts.model import SignedIn
 from api.accounts.sessions import Sessions
 from api.accounts.tokens import ApiTokens
@@ -52,6 +59,7 @@ class AppState(TypedDict):
     web_push_key: str | None  # the VAPID public key (base64url); None: Web Push is off
     sessions: Sessions
     tokens: ApiTokens
+    throttle: AuthThrottle  # failed authentication, per address
 
 
 def get_settings(request: Request) -> Settings:
@@ -138,13 +146,25 @@ def get_tokens(request: Request) -> ApiTokens:
     return tokens
 
 
+def get_throttle(request: Request) -> AuthThrottle:
+    throttle: AuthThrottle = request.state.throttle
+    return throttle
+
+
+_PRINCIPAL = "doorbell.principal"  # where a request's principal is kept once known
+
+
 async def get_principal(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     cookie: Annotated[str | None, Depends(cookie_scheme)],
 ) -> Principal:
-    """Who the request acts for (`api.http.auth.authenticate`); 401/403 otherwise."""
-    return await authenticate(
+    """Who the request acts for (`api.http.auth.authenticate`); 401/403/429 otherwise.
+    Authenticated once per request: `AuthFirstRoute` may have done it already."""
+    known: Principal | None = request.scope.get(_PRINCIPAL)
+    if known is not None:
+        return known
+    principal = await authenticate(
         request,
         bearer,
         cookie,
@@ -152,7 +172,26 @@ async def get_principal(
         signer=get_signer(request),
         sessions=get_sessions(request),
         tokens=get_tokens(request),
+        throttle=get_throttle(request),
     )
+    request.scope[_PRINCIPAL] = principal
+    return principal
+
+
+class AuthFirstRoute(APIRoute):
+    """A route of /api/v1 that needs credentials (its router is included under the
+    `get_principal` dependency): authenticated before FastAPI reads and parses its body, so
+    a request without valid credentials costs no body. The OpenAPI is unchanged: the body
+    is still declared, and read and parsed by FastAPI once the request is authenticated."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def authenticated_first(request: Request) -> Response:
+            await get_principal(request, await bearer_scheme(request), await cookie_scheme(request))
+            return await handler(request)
+
+        return authenticated_first
 
 
 def get_user(principal: Annotated[Principal, Depends(get_principal)]) -> SignedIn:
@@ -175,5 +214,6 @@ DevicesDep = Annotated[Devices, Depends(get_devices)]
 WebPushKeyDep = Annotated[str, Depends(get_web_push_key)]
 SessionsDep = Annotated[Sessions, Depends(get_sessions)]
 TokensDep = Annotated[ApiTokens, Depends(get_tokens)]
+ThrottleDep = Annotated[AuthThrottle, Depends(get_throttle)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 UserDep = Annotated[SignedIn, Depends(get_user)]

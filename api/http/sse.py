@@ -7,7 +7,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from api.events.hub import Hub, Notice
+from api.events.hub import Notice, Subscription
 from api.http.signing import UrlSigner
 from api.http.views import event_out
 
@@ -29,14 +29,15 @@ def render(notice: Notice, signer: UrlSigner) -> str:
 
 
 async def stream(
-    hub: Hub,
+    subscription: Subscription,
     signer: UrlSigner,
     is_disconnected: Callable[[], Awaitable[bool]],
     heartbeat_s: float = HEARTBEAT_S,
 ) -> AsyncIterator[str]:
-    """SSE text for one subscriber until it disconnects; a comment line as heartbeat. A
-    reconnecting client is told to wait 3 s."""
-    with hub.subscribe() as queue:
+    """SSE text for one subscriber (its place taken already) until it disconnects; a
+    comment line as heartbeat. A reconnecting client is told to wait 3 s. The place is
+    given back here and by the response (`ReleasingStreamingResponse`), whichever is first."""
+    with subscription as queue:
         yield "retry: 3000\n: connected\n\n"
         while not await is_disconnected():
             try:

@@ -1,5 +1,5 @@
-"""Who gets a push and when (subscriptions, quiet hours, motion cooldown, retry delays): pure
-decisions over value objects, tested with fake clocks."""
+"""Who gets a push and when (subscriptions, quiet hours, motion cooldown, ring collapsing,
+retry delays): pure decisions over value objects, tested with fake clocks."""
 
 from __future__ import annotations
 
@@ -84,6 +84,13 @@ class MotionCooldown:
             return False
         self._last_ms[camera] = at_ms
         return True
+
+
+class RingCollapse(MotionCooldown):
+    """At most one ring push per camera per window, timed by the server's clock when each
+    ring arrives (not the agent's `at_ms`, which the agent chooses): a button pressed again
+    and again, or a device token posting rings in a loop, makes one high-priority push per
+    window, while every ring is still stored and shown to open apps. 0: every ring pushes."""
 
 
 def retry_delay(

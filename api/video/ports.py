@@ -35,6 +35,10 @@ class ClipPlanView(Protocol):
     def end_ms(self) -> int: ...
     @property
     def gaps(self) -> Sequence[GapView]: ...
+    @property
+    def source_bytes(self) -> int:
+        """The bytes of the segments the clip is cut from (what the clip cache reserves)."""
+        ...
 
 
 class PieceView(Protocol):

@@ -119,6 +119,49 @@ class InProcess:
             async with asyncio.timeout(10):
                 await task
 
+    @contextlib.asynccontextmanager
+    async def held_open(
+        self, path: str, count: int, headers: dict[str, str] | None = None
+    ) -> AsyncIterator[list[int]]:
+        """`count` GETs of `path` sent at once, kept open: yields each one's status once all
+        have answered (a streamed 200 stays open; a refusal has ended); on leaving, every
+        client goes away and every request is awaited."""
+        sent = headers if headers is not None else {"Authorization": f"Bearer {TOKEN}"}
+        gone = asyncio.Event()
+        started: list[asyncio.Future[int]] = []
+
+        async def receive() -> dict[str, Any]:
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        def request(answered: asyncio.Future[int]) -> Any:
+            async def send(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start" and not answered.done():
+                    answered.set_result(message["status"])
+
+            target, _, query = path.partition("?")
+            scope = {
+                "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                "method": "GET", "scheme": "http", "path": target, "raw_path": target.encode(),
+                "query_string": query.encode(), "root_path": "",
+                "headers": [(k.lower().encode(), v.encode()) for k, v in sent.items()],
+                "client": ("127.0.0.1", 1), "server": ("doorbell.test", 80),
+            }  # fmt: skip
+            return self.app(scope, receive, send)  # type: ignore[arg-type]
+
+        loop = asyncio.get_running_loop()
+        tasks = []
+        for _ in range(count):
+            started.append(loop.create_future())
+            tasks.append(asyncio.create_task(request(started[-1])))
+        try:
+            async with asyncio.timeout(20):
+                yield list(await asyncio.gather(*started))
+        finally:
+            gone.set()
+            async with asyncio.timeout(20):
+                await asyncio.gather(*tasks, return_exceptions=True)
+
     async def agent_post(self, payload: object, token: str = DEVICE_TOKEN) -> httpx.Response:
         """POST an event as the front camera's doorbell would."""
         headers = {"Authorization": f"Bearer {token}"}

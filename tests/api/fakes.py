@@ -67,6 +67,7 @@ class FakePlan:
     start_ms: int
     end_ms: int
     gaps: Sequence[FakeGap] = ()
+    source_bytes: int = 1000
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,12 @@ class FakeBuffer:
     def plan(self, start_ms: int, end_ms: int) -> FakePlan | None:
         self.planned.append((start_ms, end_ms))
         start, end = max(start_ms, self.first_ms), min(end_ms, self.newest_ms)
-        return FakePlan(f"{self.camera}-{start}-{end}", start, end) if end > start else None
+        if end <= start:
+            return None
+        segments = -(-(end - start) // SEGMENT_MS)
+        return FakePlan(
+            f"{self.camera}-{start}-{end}", start, end, (), segments * self.segment_bytes
+        )
 
     async def assemble(self, plan: FakePlan, fmt: ClipFormat, out: Path) -> WholeFile:
         data = f"{fmt}:{plan.start_ms}-{plan.end_ms}".encode() * 100

@@ -63,7 +63,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, fake: FakeFcm) -> Iterator[
                 "max_clip_s": 10,
                 "media_wait_s": 5,
             },
-            "push": {"credentials_file": str(credentials)},
+            # Each test here follows one ring's pushes: none collapsed into another test's.
+            "push": {"credentials_file": str(credentials), "ring_collapse_s": 0},
         },
     )
     server.start()

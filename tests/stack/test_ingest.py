@@ -39,7 +39,14 @@ KEYS = {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = Server(tmp_path_factory.mktemp("ingest"), KEYS, buffer_seconds=10)
+    # These tests send wrong credentials from one address on purpose, many times; the
+    # failed-authentication throttle has tests of its own (tests/api/http/test_throttle.py).
+    server = Server(
+        tmp_path_factory.mktemp("ingest"),
+        KEYS,
+        buffer_seconds=10,
+        extra={"auth_throttle": {"failures": 10_000}},
+    )
     server.start()
     yield server
     server.stop()

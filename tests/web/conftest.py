@@ -91,7 +91,9 @@ class Stack:
 
 
 def start_stack(root: Path) -> Stack:
-    extra = {"web_dir": str(WEB_DIST), "push": {"web_push_local": True}}
+    # Tests ring one after another on one stack: each expects its own ring's push, none
+    # collapsed into the one before (push.ring_collapse_s has its tests in tests/api).
+    extra = {"web_dir": str(WEB_DIST), "push": {"web_push_local": True, "ring_collapse_s": 0}}
     server = Server(root, dict(KEYS), buffer_seconds=120, extra=extra)
     server.start()
     # The doorbell posts its events to this server (a ring from `doorbell-agent ring`).

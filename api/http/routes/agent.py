@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, ValidationError
 
+from api.accounts.limiter import AuthThrottle
 from api.config import Settings
 from api.errors import (
     BadRequest,
@@ -28,7 +29,8 @@ from api.errors import (
     Unauthorized,
 )
 from api.events.accept import AgentEvent, place_in_time
-from api.http.deps import IngestDep, SettingsDep
+from api.http.auth import client_address
+from api.http.deps import IngestDep, SettingsDep, ThrottleDep
 from api.http.handlers import error_response, error_responses
 from common.clock import wall_ms
 from common.events import EVENT_KINDS
@@ -60,9 +62,12 @@ class Accepted(BaseModel):
     server_time_ms: int
 
 
-def _device_camera(request: Request, settings: Settings) -> str:
+def _device_camera(request: Request, settings: Settings, throttle: AuthThrottle) -> str:
     """The camera whose device token the request carries (every token compared in constant
-    time); Unauthorized without one."""
+    time); Unauthorized without one (a wrong one counts against the address), and
+    TooManyFailures before any check while the address must wait."""
+    address = client_address(request)
+    throttle.check(address)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     given = token.strip().encode()
     found = None
@@ -72,6 +77,8 @@ def _device_camera(request: Request, settings: Settings) -> str:
             if secret and hmac.compare_digest(given, secret):
                 found = camera.id
     if found is None:
+        if given:
+            throttle.failed(address, "device token")
         raise Unauthorized(
             "missing or unknown device token: send 'Authorization: Bearer <token>' with the "
             "camera's device_token from the server settings"
@@ -139,21 +146,24 @@ _BODY: dict[str, Any] = {
         200: {"description": "a repeat of a stored event: nothing more done", "model": Accepted},
         201: {"description": "stored; push, snapshot and clip follow"},
         **error_responses(
-            401, 403, 409, 413, 422, 425, 503,
+            401, 403, 409, 413, 422, 425, 429, 503,
             _401="no or unknown device token (retried by the agent)",
             _403="the token belongs to another camera (retried)",
             _413="the body is larger than events.max_body_bytes",
+            _429="too many failed authentications from this address: wait Retry-After",
             _422="not a valid event, unknown camera, or a time far from now",
             _503="the event store is unavailable (retried)",
         ),
     },
 )  # fmt: skip
-async def post_event(request: Request, settings: SettingsDep, ingest: IngestDep) -> JSONResponse:
+async def post_event(
+    request: Request, settings: SettingsDep, ingest: IngestDep, throttle: ThrottleDep
+) -> JSONResponse:
     """Body: `{id, camera, kind, at_ms, score?, box?, clock_offset_ms?}` (the agent-event
     schema). Idempotent by `id`. The event is placed at `at_ms + clock_offset_ms` on the
     server clock, which the answer's `at_ms` states."""
     received_ns, received_ms = time.monotonic_ns(), wall_ms()
-    camera_id = _device_camera(request, settings)  # before reading a byte of the body
+    camera_id = _device_camera(request, settings, throttle)  # before reading the body
     event = _parse(await _read_body(request, settings.events.max_body_bytes))
     _check_camera(event, camera_id, settings)
     limits = settings.events
@@ -180,10 +190,17 @@ class ServerTime(BaseModel):
     "/time",
     summary="The server's clock (doorbell agents, before sending events)",
     response_model=ServerTime,
-    responses={**error_responses(401, _401="no or unknown device token")},
+    responses={
+        **error_responses(
+            401,
+            429,
+            _401="no or unknown device token",
+            _429="too many failed authentications from this address: wait Retry-After",
+        )
+    },
 )
-async def get_time(request: Request, settings: SettingsDep) -> ServerTime:
+async def get_time(request: Request, settings: SettingsDep, throttle: ThrottleDep) -> ServerTime:
     """The agent asks this at start and after every reconnect, so that its first event
     already carries a measured `clock_offset_ms`. Any device token will do."""
-    _device_camera(request, settings)
+    _device_camera(request, settings, throttle)
     return ServerTime(server_time_ms=wall_ms())

@@ -9,13 +9,20 @@ from pydantic import BaseModel, Field
 
 from api.config import CameraSettings
 from api.events.history import EventHistory
-from api.http.deps import BufferDep, BuffersDep, HistoryDep, PresenceDep, SettingsDep
+from api.http.deps import (
+    AuthFirstRoute,
+    BufferDep,
+    BuffersDep,
+    HistoryDep,
+    PresenceDep,
+    SettingsDep,
+)
 from api.http.handlers import error_responses
 from api.relay.presence import Presence
 from api.video.ports import CameraBuffer
 from common.events import EventKind
 
-router = APIRouter(prefix="/cameras", tags=["cameras"])
+router = APIRouter(prefix="/cameras", tags=["cameras"], route_class=AuthFirstRoute)
 
 
 class GapOut(BaseModel):

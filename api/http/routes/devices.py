@@ -18,11 +18,11 @@ from pydantic import BaseModel, Field, field_validator
 from api.config import Settings
 from api.errors import BadRequest, NotFound
 from api.events.model import Channel, Platform, QuietHours, WebPushKeys
-from api.http.deps import DevicesDep, SettingsDep
+from api.http.deps import AuthFirstRoute, DevicesDep, SettingsDep
 from api.http.handlers import error_responses
 from api.http.views import DeviceOut, QuietHoursModel, device_out
 
-router = APIRouter(prefix="/devices", tags=["devices"])
+router = APIRouter(prefix="/devices", tags=["devices"], route_class=AuthFirstRoute)
 
 MAX_ENDPOINT_CHARS = 2048
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")

@@ -9,15 +9,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from api.errors import BadRequest, TooManyStreams
+from api.errors import BadRequest
 from api.http import sse
-from api.http.deps import HistoryDep, HubDep, SignerDep
+from api.http.deps import AuthFirstRoute, HistoryDep, HubDep, SignerDep
 from api.http.handlers import error_responses
 from api.http.params import check_camera_filter, parse_instant, parse_kinds
 from api.http.ranges import WholeFile, file_response
+from api.http.streaming import ReleasingStreamingResponse
 from api.http.views import DeliveryOut, EventOut, delivery_out, event_out
 
-router = APIRouter(prefix="/events", tags=["events"])
+router = APIRouter(prefix="/events", tags=["events"], route_class=AuthFirstRoute)
 
 MAX_PAGE = 200
 MAX_DELETE = 1000
@@ -91,10 +92,10 @@ async def stream(request: Request, hub: HubDep, signer: SignerDep) -> Response:
     """`event` (a new event), `event_updated` (snapshot or clip made, motion ended),
     `events_deleted`, `events_cleared`, and `overflow` (notices were dropped: re-read the
     list). Each carries JSON; a comment line every 15 s keeps the connection alive."""
-    if hub.full:
-        raise TooManyStreams("too many open event streams; retry later", retry_after_s=5)
-    return StreamingResponse(
-        sse.stream(hub, signer, request.is_disconnected),
+    subscription = hub.subscribe()  # the place is taken now (503 when none is left)
+    return ReleasingStreamingResponse(
+        sse.stream(subscription, signer, request.is_disconnected),
+        release=subscription.close,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

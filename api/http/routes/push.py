@@ -6,10 +6,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.http.deps import WebPushKeyDep
+from api.http.deps import AuthFirstRoute, WebPushKeyDep
 from api.http.handlers import error_responses
 
-router = APIRouter(prefix="/push", tags=["devices"])
+router = APIRouter(prefix="/push", tags=["devices"], route_class=AuthFirstRoute)
 
 
 class WebPushKeyOut(BaseModel):

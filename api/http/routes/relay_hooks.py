@@ -1,7 +1,9 @@
 """nginx-rtmp's on_publish / on_publish_done callbacks: stream-key check, online state.
 
 Not under /api/v1 and without a bearer token (nginx cannot send one): the callback URL
-carries the relay secret instead, and the key itself is what is being checked.
+carries the relay secret instead, and the key itself is what is being checked. The secret is
+checked before the body is read; a wrong one counts against the caller's address
+(`AuthThrottle`), and a waiting address is refused (429) before anything is checked.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request, Response, status
 
 from api.errors import Forbidden
-from api.http.auth import matches_any
-from api.http.deps import PresenceDep, SettingsDep
+from api.http.auth import client_address, matches_any
+from api.http.deps import PresenceDep, SettingsDep, ThrottleDep
 
 logger = logging.getLogger(__name__)
 
@@ -30,18 +32,26 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in parsed.items()}
 
 
-def _secret_ok(request: Request, settings: SettingsDep) -> bool:
+def _check_secret(request: Request, settings: SettingsDep, throttle: ThrottleDep) -> None:
+    """Forbidden for a wrong relay secret (counted against the address); TooManyFailures
+    first while the address must wait."""
+    address = client_address(request)
+    throttle.check(address)
     given = request.query_params.get("secret", "")
-    return matches_any(given, [settings.relay_secret.get_secret_value()])
+    if not matches_any(given, [settings.relay_secret.get_secret_value()]):
+        throttle.failed(address, "relay secret")
+        # Logged once per burst by the throttle, not per request.
+        logger.debug("relay callback with a wrong secret from %s", address)
+        raise Forbidden("wrong relay secret")
 
 
 @router.post("/on_publish")
-async def on_publish(request: Request, settings: SettingsDep, presence: PresenceDep) -> Response:
+async def on_publish(
+    request: Request, settings: SettingsDep, presence: PresenceDep, throttle: ThrottleDep
+) -> Response:
+    _check_secret(request, settings, throttle)
     form = await _form(request)
     name, addr = form.get("name", ""), form.get("addr", "?")
-    if not _secret_ok(request, settings):
-        logger.warning("relay callback with a wrong secret from %s", request.client)
-        raise Forbidden("wrong relay secret")
     camera = settings.camera(name)
     key = form.get("key", "")
     if form.get("app") != "live" or camera is None:
@@ -68,11 +78,10 @@ async def on_publish(request: Request, settings: SettingsDep, presence: Presence
 
 @router.post("/on_publish_done")
 async def on_publish_done(
-    request: Request, settings: SettingsDep, presence: PresenceDep
+    request: Request, settings: SettingsDep, presence: PresenceDep, throttle: ThrottleDep
 ) -> Response:
+    _check_secret(request, settings, throttle)
     form = await _form(request)
-    if not _secret_ok(request, settings):
-        raise Forbidden("wrong relay secret")
     name = form.get("name", "")
     if presence.publish_done(name, form.get("clientid", "")):
         logger.info("camera %s: publisher left", name)

@@ -9,12 +9,12 @@ from api.accounts.model import SessionRecord, SignedIn, UserRecord
 from api.accounts.passwords import MAX_NAME_LEN, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN
 from api.errors import Forbidden, NotFound
 from api.http.auth import CSRF_HEADER, SESSION_COOKIE
-from api.http.deps import SessionsDep, UserDep
+from api.http.deps import AuthFirstRoute, SessionsDep, UserDep
 from api.http.handlers import error_responses
 
 # Sign-in needs no credentials: it is outside /api/v1's authenticated router.
 public = APIRouter(tags=["session"])
-router = APIRouter(tags=["session"])
+router = APIRouter(tags=["session"], route_class=AuthFirstRoute)
 
 
 class SignInIn(BaseModel):

@@ -7,10 +7,10 @@ from pydantic import BaseModel, Field
 
 from api.accounts.model import TokenRecord
 from api.errors import NotFound
-from api.http.deps import TokensDep, UserDep
+from api.http.deps import AuthFirstRoute, TokensDep, UserDep
 from api.http.handlers import error_responses
 
-router = APIRouter(prefix="/tokens", tags=["tokens"])
+router = APIRouter(prefix="/tokens", tags=["tokens"], route_class=AuthFirstRoute)
 
 
 class TokenIn(BaseModel):

@@ -7,19 +7,20 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.errors import BadDirective, MediaPending, OutsideBuffer
-from api.http.deps import BufferDep, ClipsDep, SettingsDep, SignerDep, get_buffer
+from api.http.deps import AuthFirstRoute, BufferDep, ClipsDep, SettingsDep, SignerDep, get_buffer
 from api.http.handlers import error_responses
 from api.http.params import MAX_SEQUENCE_DIGITS, clip_range, parse_format, parse_sequence
 from api.http.ranges import file_response
+from api.http.streaming import ReleasingStreamingResponse
 from api.video.hls import LIVE_WINDOW, MAX_AHEAD, MAX_HOLD_S, buffer_playlist, wait_for_segment
 from api.video.ports import CameraBuffer, ClipPlanView, SegmentView
 from common.clock import wall_ms
 
-router = APIRouter(prefix="/cameras", tags=["video"])
+router = APIRouter(prefix="/cameras", tags=["video"], route_class=AuthFirstRoute)
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 MEDIA_TYPES = {"mp4": "video/mp4", "fmp4": "video/mp4", "zip": "application/zip"}
@@ -90,8 +91,12 @@ async def clip(
         raise _outside(buffer, f"clip {wanted.start_ms}..{wanted.end_ms}")
     headers = _clip_headers(camera_id, plan, fmt)
     if fmt == "fmp4":
-        return StreamingResponse(
-            clips.stream(buffer, plan), media_type=MEDIA_TYPES[fmt], headers=headers
+        admitted = clips.stream(buffer, plan)
+        return ReleasingStreamingResponse(
+            admitted.chunks,
+            release=admitted.release,
+            media_type=MEDIA_TYPES[fmt],
+            headers=headers,
         )
     made = await clips.assembled(buffer, plan, fmt)
     return await file_response(

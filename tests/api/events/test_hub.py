@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from api.errors import TooManyStreams
 from api.events.hub import Hub, Notice
 
 
@@ -25,3 +26,17 @@ def test_the_hub_is_full_at_its_subscriber_cap() -> None:
     with hub.subscribe(), hub.subscribe():
         assert hub.full
     assert not hub.full
+
+
+def test_subscribing_takes_the_place_at_once_and_refuses_beyond_the_cap() -> None:
+    hub = Hub(max_subscribers=3)
+    taken = [hub.subscribe() for _ in range(3)]
+    assert hub.subscribers == 3
+    with pytest.raises(TooManyStreams) as refused:
+        hub.subscribe()
+    assert refused.value.retry_after_s == 5
+    taken[0].close()
+    taken[0].close()  # idempotent: a place is given back once
+    assert hub.subscribers == 2
+    hub.subscribe()
+    assert hub.full

@@ -23,10 +23,10 @@ async def test_stream_renders_notices_and_stops_on_disconnect() -> None:
     async def disconnected() -> bool:
         return gone
 
-    events = stream(hub, SIGNER, disconnected, heartbeat_s=0.05)
-    first = await anext(events)  # subscribed from here on
+    events = stream(hub.subscribe(), SIGNER, disconnected, heartbeat_s=0.05)
+    assert hub.subscribers == 1  # the place is taken before the stream starts
+    first = await anext(events)
     assert first.startswith("retry: 3000")
-    assert hub.subscribers == 1
     async with asyncio.timeout(5):
         assert await anext(events) == ": heartbeat\n\n"
     ring = record("ring", NOW)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from api.events.model import DeviceRecord, EventRecord, QuietHours
-from api.push.policy import MotionCooldown, in_quiet_hours, recipients, retry_delay
+from api.push.policy import MotionCooldown, RingCollapse, in_quiet_hours, recipients, retry_delay
 from common.events import EventKind
 
 BERLIN = "Europe/Berlin"
@@ -171,3 +171,17 @@ def test_retry_after_wins_when_longer_even_past_the_cap() -> None:
     assert retry_delay(1, 1.0, 30.0, 0.1, 0.0) == 0.5  # shorter: our backoff
     assert retry_delay(1, 1.0, 30.0, 7.0, 0.0) == 7.0
     assert retry_delay(1, 1.0, 30.0, 120.0, 0.0) == 120.0
+
+
+def test_rings_of_one_camera_collapse_into_one_push_per_window() -> None:
+    collapse = RingCollapse(5_000)
+    assert collapse.allow("front", 1_000_000)
+    assert not any(collapse.allow("front", 1_000_000 + ms) for ms in range(1, 5_000, 240))
+    assert collapse.allow("back", 1_000_000 + 100)  # cameras are independent
+    assert collapse.allow("front", 1_000_000 + 5_000)  # the next window pushes again
+    assert not collapse.allow("front", 1_000_000 + 9_999)
+
+
+def test_a_collapse_window_of_zero_pushes_every_ring() -> None:
+    collapse = RingCollapse(0)
+    assert all(collapse.allow("front", 1_000_000) for _ in range(30))

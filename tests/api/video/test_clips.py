@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from api.errors import ClipsBusy
+from api.errors import BadRequest, ClipCacheFull, ClipsBusy
 from api.http.ranges import WholeFile
-from api.video.clips import ClipService
+from api.video.clips import ClipService, expected_bytes
 from common.media import ClipFormat
 from tests.api.fakes import FakeBuffer, FakePlan
 
@@ -99,27 +99,47 @@ async def test_a_waiter_going_away_does_not_cancel_the_shared_assembly(tmp_path:
     await service.aclose()
 
 
+class SizedBuffer(FakeBuffer):
+    """Assembles at once a file of the plan's `source_bytes`; tracks the cache's peak use."""
+
+    def __init__(self, cache: Path) -> None:
+        super().__init__(first_ms=0, newest_ms=10_000)
+        self.cache = cache
+        self.peak_bytes = 0
+
+    async def assemble(self, plan: FakePlan, fmt: ClipFormat, out: Path) -> WholeFile:
+        await asyncio.to_thread(out.write_bytes, bytes(plan.source_bytes))
+        self.peak_bytes = max(self.peak_bytes, sum(f.stat().st_size for f in self.cache.iterdir()))
+        return WholeFile(plan.source_bytes)
+
+
+MIB = 1024 * 1024
+
+
+def Sized(key: str, size: int = MIB) -> FakePlan:
+    return FakePlan(key, 0, 1000, (), size)
+
+
 async def test_cache_is_pruned_by_bytes_but_never_before_a_response_opens_it(
     tmp_path: Path,
 ) -> None:
-    service = ClipService(tmp_path / "cache", concurrency=1, queue=0, ttl_s=0, max_bytes=25)
+    # Each clip is 1 MiB and reserves 1 MiB + 1/16 + 64 KiB while it is made.
+    cache = tmp_path / "cache"
+    service = ClipService(cache, concurrency=1, queue=0, ttl_s=0, max_bytes=5 * MIB // 2)
     await service.start()
-    buffer = GatedBuffer()
-    buffer.gate.set()
-    fresh = await service.assembled(buffer, Plan("f"), "mp4")
-    await service.assembled(buffer, Plan("g"), "mp4")
+    buffer = SizedBuffer(cache)
+    fresh = await service.assembled(buffer, Sized("f"), "mp4")
+    await service.assembled(buffer, Sized("g"), "mp4")
     assert fresh.path.exists(), "a TTL of 0 must not delete a clip before it is sent"
     await service.aclose()
     service = ClipService(
-        tmp_path / "cache", concurrency=1, queue=0, ttl_s=60, max_bytes=25, fresh_s=0.0
+        cache, concurrency=1, queue=0, ttl_s=60, max_bytes=5 * MIB // 2, fresh_s=0.0
     )
     await service.start()
-    buffer = GatedBuffer()
-    buffer.gate.set()
-    a = await service.assembled(buffer, Plan("a"), "mp4")
-    b = await service.assembled(buffer, Plan("b"), "mp4")
-    c = await service.assembled(buffer, Plan("c"), "mp4")
-    assert not a.path.exists()  # 3 x 10 bytes > 25: the oldest went
+    a = await service.assembled(buffer, Sized("a"), "mp4")
+    b = await service.assembled(buffer, Sized("b"), "mp4")
+    c = await service.assembled(buffer, Sized("c"), "mp4")
+    assert not a.path.exists()  # 2 MiB cached + 1.125 MiB reserved > 2.5 MiB: the oldest went
     assert b.path.exists()
     assert c.path.exists()
     assert service.stats()["cached"] == 2
@@ -127,11 +147,82 @@ async def test_cache_is_pruned_by_bytes_but_never_before_a_response_opens_it(
     assert list((tmp_path / "cache").iterdir()) == []  # its own files went, and only those
 
 
+async def test_the_cache_is_held_to_its_cap_at_admission(tmp_path: Path) -> None:
+    """The old cache grew to 818 MiB under a 30 MiB cap: fresh entries were never pruned
+    and nothing was reserved before assembling. Now every clip's bytes are reserved first;
+    when they cannot fit, 503 with Retry-After, and the files never exceed the cap."""
+    cache = tmp_path / "cache"
+    cap = 30 * MIB
+    service = ClipService(cache, concurrency=4, queue=100, ttl_s=60, max_bytes=cap)
+    await service.start()
+    buffer = SizedBuffer(cache)
+    results = await asyncio.gather(
+        *(service.assembled(buffer, Sized(f"c{i}", 4 * MIB), "mp4") for i in range(60)),
+        return_exceptions=True,
+    )
+    made = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, ClipCacheFull)]
+    assert len(made) + len(refused) == 60
+    # 4 MiB + 1/16 + 64 KiB reserved each: 6 fit in 30 MiB.
+    assert len(made) == cap // expected_bytes(4 * MIB) == 6
+    assert buffer.peak_bytes <= cap
+    assert all(r.retry_after_s >= 1 for r in refused)
+    assert service.stats()["reserved_bytes"] == 0
+    await service.aclose()
+
+
+async def test_a_clip_that_can_never_fit_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    service = ClipService(tmp_path / "c", concurrency=1, queue=0, ttl_s=60, max_bytes=MIB)
+    await service.start()
+    with pytest.raises(BadRequest) as refused:
+        await service.assembled(SizedBuffer(tmp_path / "c"), Sized("big", MIB), "mp4")
+    assert (refused.value.parameter, refused.value.allowed) == ("format", ["fmp4"])
+    assert service.stats()["reserved_bytes"] == 0
+    await service.aclose()
+
+
+async def test_admission_is_exact_under_concurrency(tmp_path: Path) -> None:
+    """50 distinct clips asked at once with 2 slots and 8 queue places: exactly 10 admitted
+    (the old check-then-register let 15 in), the other 40 refused with 503."""
+    service = ClipService(tmp_path / "cache", concurrency=2, queue=8, ttl_s=60, max_bytes=10**9)
+    await service.start()
+    buffer = GatedBuffer()
+    tasks = [
+        asyncio.create_task(service.assembled(buffer, Plan(f"c{i}"), "mp4")) for i in range(50)
+    ]
+    await settle()
+    busy = [t for t in tasks if t.done() and isinstance(t.exception(), ClipsBusy)]
+    assert len(busy) == 40
+    buffer.gate.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert len(buffer.assembled) == 10
+    assert sum(isinstance(r, ClipsBusy) for r in results) == 40
+    assert service.peak_running == 2
+    assert service.stats()["running"] + service.stats()["waiting"] == 0
+    await service.aclose()
+
+
+async def test_a_stream_admission_is_given_back_even_if_it_never_started(tmp_path: Path) -> None:
+    service = ClipService(tmp_path / "cache", concurrency=1, queue=0, ttl_s=60, max_bytes=10**9)
+    await service.start()
+    buffer = GatedBuffer()
+    never_read = service.stream(buffer, Plan("s"))
+    with pytest.raises(ClipsBusy):
+        service.stream(buffer, Plan("t"))
+    never_read.release()  # what the response does when the client left before the body
+    never_read.release()  # once only
+    buffer.gate.set()
+    again = service.stream(buffer, Plan("t"))
+    assert [chunk async for chunk in again.chunks] == [b"chunk"]
+    service.stream(buffer, Plan("u")).release()  # the finished stream gave its place back
+    await service.aclose()
+
+
 async def test_streams_are_admitted_before_they_start(tmp_path: Path) -> None:
     service = ClipService(tmp_path / "cache", concurrency=1, queue=0, ttl_s=60, max_bytes=10**9)
     await service.start()
     buffer = GatedBuffer()
-    first = service.stream(buffer, Plan("s"))
+    first = service.stream(buffer, Plan("s")).chunks
 
     async def first_chunk() -> bytes:
         return await anext(first)

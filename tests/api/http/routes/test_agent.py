@@ -3,12 +3,15 @@ refusal says what was wrong (the statuses are what the agent's uplink acts on)."
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from pathlib import Path
 
 import pytest
 
+from api.config import Settings
 from common.clock import wall_ms
-from tests.api.conftest import InProcess
+from tests.api.conftest import InProcess, serve, settings_for
 
 pytestmark = pytest.mark.anyio
 
@@ -130,3 +133,31 @@ async def test_the_agent_asks_the_server_time_with_its_device_token(server: InPr
     refused = await server.anonymous.get("/api/v1/agent/time")
     assert refused.status_code == 401
     assert isinstance(refused.json()["server_time_ms"], int)
+
+
+async def test_a_burst_of_rings_is_all_stored_but_pushed_once(
+    tier_settings: Settings, tmp_path: Path
+) -> None:
+    """30 rings from one device token in a fraction of a second made 30 high-priority pushes;
+    now every ring is stored, and the rings within push.ring_collapse_s of the camera's last
+    ring push make none of their own. One push at a time (push.concurrency 1), so once the
+    motion push posted after the rings is sent, every push before it has been."""
+    push = {"web_push_local": True, "concurrency": 1}
+    settings = settings_for(tmp_path / "burst", tmp_path / "doorbell.db", push=push)
+    assert settings.database == tier_settings.database  # the copy of the migrated one
+    async with serve(settings) as server:
+        device = {"token": "push-token-0123456789", "platform": "android", "name": "Pixel"}
+        assert (await server.client.post("/api/v1/devices", json=device)).status_code == 201
+        rings = [ring() for _ in range(30)]
+        for event in rings:
+            assert (await server.agent_post(event)).status_code == 201
+        assert (await server.agent_post(ring(kind="motion_start"))).status_code == 201
+        stored = await server.client.get("/api/v1/events", params={"kind": "ring", "limit": 50})
+        assert len(stored.json()["events"]) == 30
+        async with asyncio.timeout(10):
+            while True:
+                if any(m.event.kind == "motion_start" for m, _ in server.notifier.sent):
+                    break
+                await asyncio.sleep(0.01)  # polling interval of a bounded wait
+        pushed = [m.event.id for m, _ in server.notifier.sent if m.event.kind == "ring"]
+        assert pushed == [rings[0]["id"]]

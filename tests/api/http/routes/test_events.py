@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from api.events.hub import MAX_SUBSCRIBERS
 from common.clock import wall_ms
 from tests.api.conftest import InProcess
 from tests.api.fakes import JPEG
@@ -154,3 +155,13 @@ async def test_open_apps_hear_of_new_and_deleted_events(server: InProcess) -> No
     assert messages[0] == "event: event"
     assert json.loads(messages[1].removeprefix("data: "))["id"] == event_id
     assert messages[2:] == ["event: events_deleted", f'data: {{"ids":["{event_id}"]}}']
+
+
+async def test_the_event_stream_cap_is_exact_under_concurrency(server: InProcess) -> None:
+    """200 apps open the stream at once against a cap of 100 (MAX_SUBSCRIBERS): exactly 100
+    get it (the old check-then-subscribe let 115 in), and every place comes back."""
+    async with server.held_open("/api/v1/events/stream", 200) as statuses:
+        assert statuses.count(200) == MAX_SUBSCRIBERS
+        assert statuses.count(503) == 200 - MAX_SUBSCRIBERS
+    async with server.held_open("/api/v1/events/stream", MAX_SUBSCRIBERS) as again:
+        assert again == [200] * MAX_SUBSCRIBERS
