@@ -9,6 +9,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from alembic import command
 from alembic.config import Config
 from alembic.util.exc import CommandError
@@ -113,11 +114,41 @@ def _parse(url: str) -> URL:
     return parsed
 
 
+class StopOnce(aiosqlite.Connection):
+    """aiosqlite's connection, whose worker thread is told to stop once. `stop()` queues the
+    thread's last task; in aiosqlite 0.22 a second `stop()`, or a `close()` after one, queues
+    another behind it that no thread will run, and `close()` awaits it for ever. SQLAlchemy
+    does exactly that to a connection whose query is cancelled (it terminates the connection:
+    force-close, then close, or the reverse), so a server stopped with a query in flight (a
+    push's delivery being logged) hung in asyncio.run's final cancellation."""
+
+    _first_stop: asyncio.Future[Any] | None = None
+    _stopped = False
+
+    def stop(self) -> asyncio.Future[Any] | None:
+        if not self._stopped:
+            self._stopped = True
+            self._first_stop = super().stop()
+        return self._first_stop
+
+
+def connect_sqlite(database: str, **kwargs: Any) -> aiosqlite.Connection:
+    """What SQLAlchemy's aiosqlite dialect does (`async_creator_fn`), with `StopOnce`."""
+
+    def connector() -> sqlite3.Connection:
+        opened: sqlite3.Connection = sqlite3.connect(database, **kwargs)
+        return opened
+
+    connection = StopOnce(connector, iter_chunk_size=64)
+    connection._thread.daemon = True  # as the dialect does: never keeps the process alive
+    return connection
+
+
 def _engine(url: URL, *, migrating: bool = False) -> AsyncEngine:
     if url.get_backend_name() != "sqlite":
         # pre_ping: a PostgreSQL restart must not fail the first query after it.
         return create_async_engine(url, pool_pre_ping=True)
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, connect_args={"async_creator_fn": connect_sqlite})
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: object) -> None:

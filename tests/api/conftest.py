@@ -27,6 +27,7 @@ from api.accounts.users import Users
 from api.app import AccountOptions, create_app
 from api.config import Settings
 from api.store import Database, sqlite_url
+from api.store.database import BUSY_TIMEOUT_MS
 from common.clock import wall_ms
 from tests.api.fakes import CHEAP_HASHER, FakeBuffer, FakeClock, RecordingNotifier
 from tests.pg import PostgresCluster, throwaway_postgres
@@ -269,7 +270,11 @@ async def serve(settings: Settings) -> AsyncIterator[InProcess]:
         notifier=notifier,
         accounts=AccountOptions(clock=clock, hasher=CHEAP_HASHER),
     )
-    async with LifespanManager(app) as manager:
+    # A stop with many writes in flight (a burst of rings' media, cancelled at once) can wait
+    # out SQLite's busy timeout on one of them: asgi-lifespan's 5-s default would call that
+    # a failure and cancel the shutdown itself halfway.
+    shutdown_s = BUSY_TIMEOUT_MS / 1000 + 10
+    async with LifespanManager(app, shutdown_timeout=shutdown_s) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         auth = {"Authorization": f"Bearer {TOKEN}"}
         async with (

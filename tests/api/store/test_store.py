@@ -26,6 +26,7 @@ from api.accounts.model import SessionRecord, TokenRecord, UserRecord
 from api.errors import BadRequest
 from api.events.model import DeviceRecord, EventRecord, QuietHours, WebPushKeys
 from api.store import Database, DeviceStore, StoreError, sqlite_url, upgrade
+from api.store.database import connect_sqlite
 from api.store.events import decode_cursor, encode_cursor
 from api.store.schema import Base
 from common.events import EventKind
@@ -875,3 +876,21 @@ def test_missing_postgres_fails_under_ci_and_skips_elsewhere(
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match=r"scripts/bootstrap\.sh --dev"):
         pg.require_bindir()
+
+
+async def test_a_sqlite_connection_closed_after_it_was_stopped_does_not_wait_for_ever(
+    tmp_path: Path,
+) -> None:
+    """aiosqlite 0.22 queues a second stop behind the first, for a thread that has ended, and
+    close() after stop() awaits it for ever. SQLAlchemy terminates a connection whose query
+    is cancelled in just that way, so a server stopped with a write in flight hung in
+    asyncio.run's final cancellation (found by a burst of rings stopped at once)."""
+    connection = await connect_sqlite(str(tmp_path / "stop.db"))
+    assert list(await connection.execute_fetchall("SELECT 1")) == [(1,)]
+    first = connection.stop()
+    assert first is not None
+    async with asyncio.timeout(5):
+        with pytest.raises(ValueError, match="closed"):  # what SQLAlchemy then force-closes
+            await connection.close()
+    assert first.done()
+    assert connection.stop() is first  # the thread is told once
