@@ -117,8 +117,7 @@ def create_app(
             "wrong X-CSRF-Token with the session cookie, or no user where one is needed",
             # Below every route: the body cap (http.max_body_bytes) and the slow-down of an
             # address after failed authentications (auth_throttle), checked before anything.
-            _413="the request body is larger than http.max_body_bytes (refused before it is "
-            "read)",
+            _413="the request body is larger than http.max_body_bytes (refused before it is read)",
             _429="too many failed authentications from this address: wait Retry-After",
             # Users' API tokens and sessions are looked up in the store, on every route.
             _503="the event store is unavailable (Retry-After); a route may say more",
