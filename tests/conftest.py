@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -125,3 +127,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "libunwind): run them in two processes, `pytest tests/agent` and "
             "`pytest --ignore=tests/agent` (scripts/test.sh and `make pytest` do)"
         )
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """The usual umask, under which plain mkdir and open make world-readable state (and
+    which servers started meanwhile inherit)."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def mode(path: Path) -> int:
+    """A file's permission bits, the link itself when it is one."""
+    return stat.S_IMODE(path.lstat().st_mode)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,26 +19,13 @@ from api.private import (
     private_file,
     write_private,
 )
+from tests.conftest import mode
 
 ME = os.geteuid()
 
 
 def fake_stat(mode: int, uid: int = ME) -> os.stat_result:
     return os.stat_result((mode, 0, 0, 1, uid, 0, 0, 0, 0, 0))
-
-
-@pytest.fixture
-def umask_022() -> Iterator[None]:
-    """The usual umask, under which plain mkdir and open make world-readable state."""
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.lstat().st_mode)
 
 
 def test_a_directory_of_someone_else_is_refused() -> None:

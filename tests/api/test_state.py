@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,21 +15,9 @@ from api.state import claim_state
 from api.video.cachedir import file_name
 from tests.api.conftest import serve
 from tests.api.fakes import FakeBuffer
+from tests.conftest import mode
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def umask_022() -> Iterator[None]:
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.lstat().st_mode)
 
 
 def database_of(settings: Settings, file_mode: int) -> Path:

@@ -325,13 +325,9 @@ def flood_process(
     try:
         yield FloodProcess(proc, status)
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        from tests.stack.harness import stop  # here: the flood clients run without it
+
+        stop(proc)
 
 
 def _raise_own_limit() -> None:

@@ -3,36 +3,19 @@ same directories is refused before it touches anything, and the first one record
 
 from __future__ import annotations
 
-import os
-import stat
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from api.cli import EXIT_IN_USE
 from api.video.cachedir import OWN_PREFIX
-from tests.conftest import wait_for
+from tests.conftest import mode, wait_for
 from tests.stack.harness import Server, ffmpeg_publisher, stop
 
 pytestmark = pytest.mark.stack
 
 KEY = "front-stream-key-0123456789"
-
-
-@pytest.fixture
-def umask_022() -> Iterator[None]:
-    """The usual umask, inherited by the servers started here."""
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.lstat().st_mode)
 
 
 def clip(server: Server) -> bytes:
