@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import stat
@@ -44,6 +45,19 @@ def wait_for(
             return last
         time.sleep(interval_s)  # polling interval of a bounded wait
     pytest.fail(f"timed out after {timeout_s:g}s waiting for {what} (last: {last!r})")
+
+
+async def eventually(what: str, probe: Callable[[], T], timeout_s: float = 5.0) -> T:
+    """`wait_for` on the event loop: poll `probe` until it is truthy, yielding to other tasks
+    between looks; fail with `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:g}s waiting for {what} (last: {value!r})")
+        await asyncio.sleep(0.01)  # polling interval of a bounded wait
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from api.logs import SECRET_LOGGERS, Redact, quiet_secret_loggers, redact
 from common.clock import wall_ms
 from tests.api.conftest import BASE_URL, DEVICE_TOKEN, TOKEN
 from tests.api.fakes import CHEAP_HASHER, FakeBuffer
-from tests.api.push.support import eventually
+from tests.conftest import eventually
 from tests.fakewebpush import FakeWebPush
 
 pytestmark = pytest.mark.anyio

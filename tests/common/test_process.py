@@ -9,12 +9,13 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from common.process import exited, spawn, stop_process
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -100,12 +101,6 @@ def _gone(pid: int) -> bool:
     return _state(pid) in {"gone", "Z"}
 
 
-async def _until(condition: Callable[[], bool], timeout_s: float = 10) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not condition():  # noqa: ASYNC110 (another process)
-            await asyncio.sleep(0.02)
-
-
 async def test_the_child_is_seen_to_exit_while_a_grandchild_holds_its_pipes() -> None:
     # nginx's case: its master killed, its worker (same pipes) lives on.
     code = (
@@ -126,7 +121,7 @@ async def test_the_child_is_seen_to_exit_while_a_grandchild_holds_its_pipes() ->
         assert await exited(proc) == -signal.SIGKILL
     assert not _gone(worker)  # the orphan is still there...
     assert await stop_process(proc, timeout_s=5, group=True) == -signal.SIGKILL
-    await _until(lambda: _gone(worker))  # ...and went with the group
+    await eventually("the worker gone", lambda: _gone(worker), 10)  # ...and with the group
 
 
 async def test_a_spawned_child_dies_with_its_parent_even_when_the_parent_is_sigkilled() -> None:
@@ -148,4 +143,4 @@ async def test_a_spawned_child_dies_with_its_parent_even_when_the_parent_is_sigk
     assert not _gone(child)
     parent.kill()  # our own test child: no watcher race matters here
     assert await parent.wait() == -signal.SIGKILL
-    await _until(lambda: _gone(child))
+    await eventually("the child gone", lambda: _gone(child), 10)

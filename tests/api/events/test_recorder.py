@@ -22,6 +22,7 @@ from common.events import EventKind
 from common.media import ClipFormat
 from tests.api.events.test_accept import NOW, record
 from tests.api.fakes import FakeBuffer, FakePlan
+from tests.conftest import eventually
 
 T0 = 1_790_000_000_000
 EVENT_ID = "0b9d2d3e-6c1a-4d6e-9a7e-2f4f5e6a7b8c"
@@ -355,9 +356,7 @@ async def test_media_whose_video_has_left_the_buffer_stays_error(tmp_path: Path)
     buffer.first_ms = T0 + 1000  # the buffer rolled past the event's frame: given up
     await updates.until(lambda: events.rows[EVENT_ID].clip_state == "error")
     buffer.first_ms = T0 + 5000  # and past what is left of its clip
-    async with asyncio.timeout(10):
-        while rec.active:  # noqa: ASYNC110 (the recorder gives up on its own)
-            await asyncio.sleep(0.01)
+    await eventually("the recorder to give up", lambda: not rec.active, 10)
     row = events.rows[EVENT_ID]
     assert (row.snapshot_state, row.clip_state) == ("error", "error")
     assert metrics.event_clips.value("write_failed") == 1
@@ -421,9 +420,7 @@ async def test_after_a_restart_media_in_error_whose_video_is_gone_stays_error(
     events = Events(replace(event("ring"), snapshot_state="error", clip_state="error"))
     rec = recorder(tmp_path, buffer, events, updates)
     await rec.recover()
-    async with asyncio.timeout(10):
-        while rec.active:  # noqa: ASYNC110 (the recorder settles on its own)
-            await asyncio.sleep(0.01)
+    await eventually("the recorder to settle", lambda: not rec.active, 10)
     row = events.rows[EVENT_ID]
     assert (row.snapshot_state, row.clip_state) == ("error", "error")  # not "failed"
     await rec.aclose()

@@ -27,8 +27,8 @@ from api.http.server import (
     raise_descriptor_limit,
     reserved_descriptors,
 )
-from tests.api.push.support import eventually
 from tests.certs import self_signed
+from tests.conftest import eventually
 from tests.stack.harness import free_port
 
 # --- the pool ------------------------------------------------------------------------------

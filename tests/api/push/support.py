@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import google.oauth2.credentials
-import pytest
 
 from api.events.model import (
     Channel,
@@ -31,6 +30,7 @@ from api.push import (
     TokenRegistry,
     alert_message,
 )
+from tests.conftest import eventually
 from tests.fakefcm import PROJECT, STATIC_ACCESS_TOKEN
 
 T = TypeVar("T")
@@ -143,17 +143,6 @@ async def running(dispatcher: PushDispatcher) -> AsyncIterator[PushDispatcher]:
         task.cancel()
         done, _ = await asyncio.wait({task}, timeout=5)
         assert done, "dispatcher did not stop within 5 s of being cancelled"
-
-
-async def eventually(what: str, probe: Callable[[], T], timeout_s: float = 5.0) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:g}s waiting for {what} (last: {value!r})")
-        await asyncio.sleep(0.01)
 
 
 async def finished(dispatcher: PushDispatcher, jobs: int = 1, timeout_s: float = 5.0) -> None:

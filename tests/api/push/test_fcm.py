@@ -22,7 +22,6 @@ from tests.api.push.support import (
     RecordingLog,
     Registry,
     device,
-    eventually,
     fast,
     fcm,
     finished,
@@ -30,6 +29,7 @@ from tests.api.push.support import (
     job,
     running,
 )
+from tests.conftest import eventually
 from tests.fakefcm import PROJECT, STATIC_ACCESS_TOKEN, FakeFcm, Reply, running_fake
 
 

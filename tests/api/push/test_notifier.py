@@ -12,7 +12,8 @@ import pytest
 
 from api.events.model import DeviceRecord, PushOutcome, WebPushKeys
 from api.push import LoggingNotifier, Notifier, PushMessage, RoutingNotifier, SendResult
-from tests.api.push.support import device, eventually, job
+from tests.api.push.support import device, job
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.anyio
 

@@ -22,7 +22,6 @@ from tests.api.push.support import (
     RecordingLog,
     Registry,
     device,
-    eventually,
     fast,
     fcm,
     finished,
@@ -31,6 +30,7 @@ from tests.api.push.support import (
     ring,
     running,
 )
+from tests.conftest import eventually
 from tests.fakefcm import FakeFcm, running_fake
 from tests.fakewebpush import FakeWebPush, Reply, Subscription
 

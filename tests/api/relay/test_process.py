@@ -8,7 +8,7 @@ import contextlib
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from api.errors import RelayError
 from api.relay.presence import Presence
 from api.relay.process import PID_NAME, Relay
 from tests.api.fakes import FakeBuffer
-from tests.conftest import require_binary
+from tests.conftest import eventually, require_binary
 
 pytestmark = pytest.mark.anyio
 
@@ -67,12 +67,6 @@ def _group(pgid: int) -> list[int]:
                 if int(fields[2]) == pgid and fields[0] != "Z":
                     members.append(int(entry.name))
     return members
-
-
-async def _until(condition: Callable[[], bool], timeout_s: float = 10) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not condition():  # noqa: ASYNC110 (other processes)
-            await asyncio.sleep(0.02)
 
 
 @contextlib.asynccontextmanager
@@ -124,7 +118,7 @@ async def test_a_stale_relay_of_ours_is_stopped_before_starting(tmp_path: Path) 
         *argv, stderr=asyncio.subprocess.DEVNULL, start_new_session=True
     )
     try:
-        await _until((run_dir / PID_NAME).exists)
+        await eventually("the relay's pid file", (run_dir / PID_NAME).exists, 10)
         relay = Relay(settings)
         # Before: "RTMP port ... is already in use", and every restart failed the same way.
         async with _running(relay):

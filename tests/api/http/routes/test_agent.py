@@ -3,7 +3,6 @@ refusal says what was wrong (the statuses are what the agent's uplink acts on)."
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from api.config import Settings
 from common.clock import wall_ms
 from tests.api.conftest import InProcess, serve, settings_for
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -154,10 +154,9 @@ async def test_a_burst_of_rings_is_all_stored_but_pushed_once(
         assert (await server.agent_post(ring(kind="motion_start"))).status_code == 201
         stored = await server.client.get("/api/v1/events", params={"kind": "ring", "limit": 50})
         assert len(stored.json()["events"]) == 30
-        async with asyncio.timeout(10):
-            while True:
-                if any(m.event.kind == "motion_start" for m, _ in server.notifier.sent):
-                    break
-                await asyncio.sleep(0.01)  # polling interval of a bounded wait
+        sent = server.notifier.sent
+        await eventually(
+            "the motion push", lambda: any(m.event.kind == "motion_start" for m, _ in sent), 10
+        )
         pushed = [m.event.id for m, _ in server.notifier.sent if m.event.kind == "ring"]
         assert pushed == [rings[0]["id"]]
