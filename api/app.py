@@ -45,6 +45,7 @@ from api.http.routes import (
     session,
     tokens,
     video,
+    webrtc,
 )
 from api.http.security import SecurityHeaders
 from api.http.signing import UrlSigner
@@ -61,6 +62,7 @@ from api.store import Database, StoreError
 from api.supervisor import FatalHandler, Supervisor
 from api.video.clips import ClipService
 from api.video.ports import BufferStats, SupervisedBuffer
+from api.video.webrtc import LiveView, WorkerExited
 from common.clock import Clock, wall_ms
 from segmenter import CameraSegmenter, SegmenterConfig
 from segmenter.errors import ClipError
@@ -123,8 +125,9 @@ def create_app(
             _503="the event store is unavailable (Retry-After); a route may say more",
         ),
     )
-    for module in (cameras, video, events, devices, push, session, tokens):
+    for module in (cameras, video, webrtc, events, devices, push, session, tokens):
         v1.include_router(module.router)
+    v1.include_router(webrtc.config)
     app.include_router(v1)
     # Signing in needs no credentials.
     app.include_router(session.public, prefix="/api/v1")
@@ -220,10 +223,14 @@ async def _start(
     stack.push_async_callback(notifier.aclose)
     parts = await _build_events(settings, db, buffers, presence, signer, notifier, metrics)
     stack.push_async_callback(parts.recorder.aclose)
+    live_view = LiveView(settings.webrtc, settings.pull_base)
     _sample(metrics, supervisor, buffers, presence, clips, parts)
+    _sample_live_view(metrics, live_view)
     # Closed first at shutdown: the loops stop before what they use (the database) closes.
     stack.push_async_callback(supervisor.aclose)
     await _start_loops(settings, supervisor, buffers, parts, presence)
+    if settings.webrtc.enabled:
+        supervisor.start("webrtc", live_view.run, transient=(WorkerExited, OSError))
     return AppState(
         settings=settings,
         supervisor=supervisor,
@@ -240,6 +247,7 @@ async def _start(
         sessions=people.sessions,
         tokens=people.tokens,
         throttle=people.throttle,
+        live_view=live_view,
     )
 
 
@@ -418,6 +426,27 @@ def _sample(
         "Push jobs waiting or being sent.",
         lambda: [((k,), v) for k, v in sorted(parts.dispatcher.stats().items())],
         labels=("state",),
+    )
+
+
+def _sample_live_view(metrics: Metrics, live_view: LiveView) -> None:
+    metrics.sample(
+        "doorbell_webrtc_viewers",
+        "WebRTC live view sessions (answered or being answered), by camera.",
+        lambda: [((c,), n) for c, n in sorted(live_view.viewers().items())],
+        labels=("camera",),
+    )
+    metrics.sample(
+        "doorbell_webrtc_pulls",
+        "Cameras the WebRTC media worker pulls from the relay (one pull per camera).",
+        lambda: [((), len(live_view.pulls()))],
+    )
+    metrics.sample(
+        "doorbell_webrtc_sessions_total",
+        "WebRTC offers and sessions by result: answered, closed, refusals, and how they ended.",
+        lambda: [((k,), v) for k, v in sorted(live_view.results.items())],
+        labels=("result",),
+        kind="counter",
     )
 
 

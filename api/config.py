@@ -405,6 +405,113 @@ class AccountsSettings(BaseModel):
         return self
 
 
+class IceServer(BaseModel):
+    """A STUN or TURN server, as a browser's RTCPeerConnection takes it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    urls: list[str] = Field(
+        min_length=1,
+        max_length=8,
+        description="stun:host:port, turn:host:port?transport=udp|tcp or turns:host:port",
+    )
+    username: str = Field(default="", max_length=256, description="TURN only")
+    credential: SecretStr = Field(default=SecretStr(""), description="TURN only")
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not ICE_URL.fullmatch(url):
+                raise ValueError(
+                    f"{url!r} is not a STUN/TURN URL: stun:HOST[:PORT], turn:HOST[:PORT]"
+                    "[?transport=udp|tcp] or turns:HOST[:PORT][?transport=tcp]"
+                )
+        return urls
+
+    @model_validator(mode="after")
+    def _turn_has_credentials(self) -> IceServer:
+        turn = any(url.startswith("turn") for url in self.urls)
+        if turn and not (self.username and self.credential.get_secret_value()):
+            raise ValueError("a TURN server needs a username and a credential")
+        return self
+
+
+ICE_URL = re.compile(
+    r"(stun|turns?):(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253})(:[0-9]{1,5})?"
+    r"(\?transport=(udp|tcp))?"
+)
+
+
+class WebRtcSettings(BaseModel):
+    """Live view over WebRTC (docs/deploy.md#webrtc): the media worker's ports and addresses,
+    the STUN/TURN servers, and how many may watch."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(default=True, description="false: the app plays live view over HLS only")
+    udp_port_min: int = Field(
+        default=8189, ge=1024, le=65535, description="first UDP (and ICE-TCP) port for viewers"
+    )
+    udp_port_max: int = Field(
+        default=8288,
+        ge=1024,
+        le=65535,
+        description="last port: each viewer takes one port of the range; forward the whole "
+        "range to reach the live view from outside",
+    )
+    ice_tcp: bool = Field(
+        default=True,
+        description="also offer ICE over TCP (same ports) for networks that block UDP",
+    )
+    additional_hosts: list[str] = Field(
+        default_factory=list,
+        max_length=8,
+        description="addresses to advertise besides the machine's own (found automatically): "
+        "the public IP a router forwards the port range from, a LAN address behind Docker",
+    )
+    ice_servers: list[IceServer] = Field(
+        default_factory=list,
+        max_length=8,
+        description="STUN/TURN servers for the browsers (and STUN for the server): only "
+        "needed beyond the LAN when the ports are not forwarded",
+    )
+    max_viewers_per_camera: int = Field(
+        default=10, ge=1, le=200, description="WebRTC viewers of one camera; beyond: HLS"
+    )
+    max_viewers: int = Field(
+        default=20, ge=1, le=1000, description="WebRTC viewers in all; beyond: HLS"
+    )
+    source_linger_s: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="a camera's pull is kept this long after its last viewer left, so the "
+        "next one starts at once",
+    )
+
+    @field_validator("additional_hosts")
+    @classmethod
+    def _addresses(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            try:
+                ipaddress.ip_address(host)
+            except ValueError:
+                raise ValueError(
+                    f"{host!r} is not an IP address (no names: a candidate is an address)"
+                ) from None
+        return hosts
+
+    @model_validator(mode="after")
+    def _range(self) -> WebRtcSettings:
+        if self.udp_port_min > self.udp_port_max:
+            raise ValueError(
+                f"udp_port_min ({self.udp_port_min}) must not exceed udp_port_max "
+                f"({self.udp_port_max})"
+            )
+        return self
+
+
 # One year: what browsers' preload lists ask for; a shorter HSTS only shortens the protection.
 HSTS_ONE_YEAR_S = 365 * 86_400
 
@@ -634,6 +741,7 @@ class Settings(BaseSettings):
     tls: TlsSettings = Field(default_factory=TlsSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     auth_throttle: AuthThrottleSettings = Field(default_factory=AuthThrottleSettings)
+    webrtc: WebRtcSettings = Field(default_factory=WebRtcSettings)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -849,6 +957,13 @@ def generate_config(cameras: list[tuple[str, str]], profile: str = "dev") -> str
             "",
         ]
     lines += [
+        "# Live view over WebRTC (docs/deploy.md#webrtc): one UDP port per viewer from this",
+        "# range; forward it (and list your public IP) to watch from outside.",
+        "# [webrtc]",
+        "# udp_port_min = 8189",
+        "# udp_port_max = 8288",
+        '# additional_hosts = ["203.0.113.7"]',
+        "",
         "# HTTPS (docs/deploy.md#https): Caddy in front with host = 127.0.0.1 (the default),",
         "# or the server's own certificate:",
         "# [tls]",

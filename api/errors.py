@@ -15,6 +15,8 @@ DoorbellError
 ├── OutsideBuffer          no video in the requested time range -> 416 with what there is
 ├── RangeNotSatisfiable    a byte range beyond the file -> 416 with its size
 ├── BadRequest             a parameter or the body is invalid -> 422 naming it
+├── BadOffer               a WebRTC offer (SDP) that cannot be answered -> 400 naming why
+├── UnsupportedMediaType   a body of another type than the route takes -> 415
 ├── BadDirective           an HLS delivery directive a playlist cannot honour -> 400
 ├── ClockOffsetNeeded      an agent time far from now, without an offset -> 425
 ├── TooManyAttempts        sign-ins failed too often; wait -> 429 with Retry-After
@@ -24,6 +26,8 @@ DoorbellError
 └── Busy                   no capacity left now -> 503 with Retry-After
     ├── ClipsBusy          no assembly slot and no queue place
     ├── ClipCacheFull      the clip cache cannot hold another clip yet
+    ├── LiveViewUnavailable  no WebRTC viewer now (`reason`: camera_offline,
+    │                      too_many_viewers, webrtc_unavailable); the app plays HLS
     └── TooManyStreams     every event-stream place is taken
 
 The segmenter's own `ClipError` (a clip could not be assembled) is mapped too (503), by
@@ -207,3 +211,19 @@ class ClipCacheFull(Busy):
 
 class TooManyStreams(Busy):
     """Every event-stream subscriber place is taken."""
+
+
+class BadOffer(DoorbellError):
+    """A WebRTC offer that cannot be answered; the message says what was wrong."""
+
+
+class UnsupportedMediaType(DoorbellError):
+    """A request body of a type the route does not take; the message names the one it does."""
+
+
+class LiveViewUnavailable(Busy):
+    """WebRTC live view cannot start now; `reason` says why (the app then plays HLS)."""
+
+    def __init__(self, message: str, reason: str, retry_after_s: int = 2) -> None:
+        self.reason = reason
+        super().__init__(message, retry_after_s)

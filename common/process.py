@@ -49,6 +49,7 @@ async def spawn(
     argv: list[str],
     *,
     death_signal: int,
+    stdin: int | None = asyncio.subprocess.DEVNULL,
     stdout: int | None = asyncio.subprocess.DEVNULL,
     stderr: int | None = asyncio.subprocess.PIPE,
 ) -> asyncio.subprocess.Process:
@@ -63,7 +64,7 @@ async def spawn(
     """
     return await asyncio.create_subprocess_exec(
         *argv,
-        stdin=asyncio.subprocess.DEVNULL,
+        stdin=stdin,
         stdout=stdout,
         stderr=stderr,
         start_new_session=True,

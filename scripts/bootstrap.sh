@@ -17,6 +17,7 @@ apt_packages=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x gir1.2-gstreamer-1.0
   gir1.2-gst-plugins-base-1.0 libgirepository1.0-dev libcairo2-dev pkg-config python3-gst-1.0
+  gir1.2-gst-plugins-bad-1.0 gstreamer1.0-nice
   python3 python3-venv python3-dev gcc
 )
 # docker-compose (v1, Debian's) only validates docker-compose.yml in the tests; no engine is needed.

@@ -40,6 +40,7 @@ from api.relay.presence import Presence
 from api.supervisor import Supervisor
 from api.video.clips import ClipService
 from api.video.ports import CameraBuffer
+from api.video.webrtc import LiveView
 
 
 class AppState(TypedDict):
@@ -60,6 +61,7 @@ class AppState(TypedDict):
     sessions: Sessions
     tokens: ApiTokens
     throttle: AuthThrottle  # failed authentication, per address
+    live_view: LiveView  # WebRTC viewers and their media worker
 
 
 def get_settings(request: Request) -> Settings:
@@ -79,6 +81,11 @@ def get_buffer(camera_id: str, request: Request) -> CameraBuffer[Any]:
     if buffer is None:
         raise NotFound("camera", camera_id, list(buffers))
     return buffer
+
+
+def get_live_view(request: Request) -> LiveView:
+    live_view: LiveView = request.state.live_view
+    return live_view
 
 
 def get_supervisor(request: Request) -> Supervisor:
@@ -205,6 +212,7 @@ BufferDep = Annotated[CameraBuffer[Any], Depends(get_buffer)]
 SupervisorDep = Annotated[Supervisor, Depends(get_supervisor)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 PresenceDep = Annotated[Presence, Depends(get_presence)]
+LiveViewDep = Annotated[LiveView, Depends(get_live_view)]
 ClipsDep = Annotated[ClipService, Depends(get_clips)]
 SignerDep = Annotated[UrlSigner, Depends(get_signer)]
 HubDep = Annotated[Hub, Depends(get_hub)]

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import (
     BadDirective,
+    BadOffer,
     BadRequest,
     BodyTooLarge,
     Busy,
@@ -25,6 +26,7 @@ from api.errors import (
     DoorbellError,
     FieldProblem,
     Forbidden,
+    LiveViewUnavailable,
     MediaPending,
     NoMedia,
     NotFound,
@@ -33,6 +35,7 @@ from api.errors import (
     RangeNotSatisfiable,
     TooManyAttempts,
     Unauthorized,
+    UnsupportedMediaType,
 )
 from api.store.errors import StoreError
 
@@ -69,6 +72,11 @@ class ErrorOut(BaseModel):
     server_time_ms: int | None = Field(
         default=None, description="the server's clock (UTC epoch ms): agent answers only"
     )
+    reason: str | None = Field(
+        default=None,
+        description="why WebRTC live view cannot start (503): camera_offline, "
+        "too_many_viewers or webrtc_unavailable; the app then plays HLS",
+    )
 
 
 DESCRIPTIONS = {
@@ -78,6 +86,7 @@ DESCRIPTIONS = {
     404: "no such resource",
     409: "the id is taken by something different",
     413: "the body is too large",
+    415: "a body of another type than the route takes",
     416: "no video there, or a byte range beyond the file",
     422: "a parameter or the body is invalid: `parameter` and `errors` say which",
     425: "a time far from now without clock_offset_ms: retry with it",
@@ -147,9 +156,15 @@ _RULES: tuple[tuple[type[DoorbellError], Callable[[Any], Answer]], ...] = (
     (RangeNotSatisfiable, lambda e: Answer(416, headers={"Content-Range": f"bytes */{e.size}"})),
     (BadRequest, _bad_request),
     (BadDirective, lambda e: Answer(400)),
+    (BadOffer, lambda e: Answer(400)),
+    (UnsupportedMediaType, lambda e: Answer(415)),
     (ClockOffsetNeeded, lambda e: Answer(425)),
     (TooManyAttempts, lambda e: Answer(429, headers=_retry(e.retry_after_s))),
     (MediaPending, lambda e: Answer(503, {"state": "pending"}, _retry(e.retry_after_s))),
+    (
+        LiveViewUnavailable,
+        lambda e: Answer(503, {"reason": e.reason}, _retry(e.retry_after_s)),
+    ),
     (Busy, lambda e: Answer(503, headers=_retry(e.retry_after_s))),
     # The database is busy, full or gone: nothing was lost (the doorbell keeps the event in
     # its outbox until a 2xx), so say when to try again.

@@ -239,6 +239,8 @@ def settings_for(root: Path, database: Path, **changes: Any) -> Settings:
         "database_url": sqlite_url(database),
         "buffer_seconds": BUFFER_S,
         "relay": {"enabled": False},
+        # No media worker per app: the WebRTC tests turn it on (tests/api/video/test_webrtc.py).
+        "webrtc": {"enabled": False},
         "web_dir": fake_build(root / "web"),
         "exit_on_fatal": False,
         "public_url": "https://door.example",

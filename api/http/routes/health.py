@@ -17,7 +17,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import Unauthorized
 from api.http.auth import matches_any
-from api.http.deps import BuffersDep, MetricsDep, PresenceDep, SettingsDep, SupervisorDep
+from api.http.deps import (
+    BuffersDep,
+    LiveViewDep,
+    MetricsDep,
+    PresenceDep,
+    SettingsDep,
+    SupervisorDep,
+)
 from api.http.handlers import error_responses
 
 router = APIRouter(tags=["operations"])
@@ -61,6 +68,7 @@ async def healthz(
     supervisor: SupervisorDep,
     buffers: BuffersDep,
     presence: PresenceDep,
+    live_view: LiveViewDep,
     operator: Annotated[bool, Depends(_is_operator)],
 ) -> JSONResponse:
     """200 `{"status": "ok"}` while every supervised loop runs (or backs off to retry); 503
@@ -73,6 +81,7 @@ async def healthz(
     body: dict[str, Any] = {"status": "ok" if healthy else "unhealthy"}
     if operator:
         body |= _details(supervisor, buffers, presence)
+        body["webrtc"] = live_view.health()
     return JSONResponse(body, status_code=200 if healthy else 503)
 
 
