@@ -223,7 +223,11 @@ async def _start(
     stack.push_async_callback(notifier.aclose)
     parts = await _build_events(settings, db, buffers, presence, signer, notifier, metrics)
     stack.push_async_callback(parts.recorder.aclose)
-    live_view = LiveView(settings.webrtc, settings.pull_base)
+    live_view = LiveView(
+        settings.webrtc,
+        settings.pull_base,
+        lambda: [camera for camera in buffers if presence.is_online(camera)],
+    )
     _sample(metrics, supervisor, buffers, presence, clips, parts)
     _sample_live_view(metrics, live_view)
     # Closed first at shutdown: the loops stop before what they use (the database) closes.

@@ -482,6 +482,12 @@ class WebRtcSettings(BaseModel):
     max_viewers: int = Field(
         default=20, ge=1, le=1000, description="WebRTC viewers in all; beyond: HLS"
     )
+    warm: bool = Field(
+        default=True,
+        description="keep a pull of every online camera open in the media worker, so the "
+        "first viewer's picture comes at once (about 1% of a core per camera: "
+        "docs/benchmarks.md); false: pull a camera only while someone watches",
+    )
     source_linger_s: float = Field(
         default=10.0,
         ge=0,

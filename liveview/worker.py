@@ -33,10 +33,14 @@ SOURCE_START_S = 5.0
 SOURCE_LINGER_S = 10.0
 # ICE gathering after the answer is set; host candidates take milliseconds, STUN longer.
 GATHER_S = 3.0
+# Without STUN/TURN the answer goes once no new candidate came for this long.
+CANDIDATES_SETTLE_MS = 25
 # From the answer to DTLS connected; beyond it the session ends and its slot is free.
 CONNECT_S = 15.0
 # After ICE reports the path lost, how long it may take to come back before the session ends.
 DISCONNECTED_S = 10.0
+# A viewer that sent no RTCP for this long is gone (browsers send a report about every second).
+VIEWER_SILENT_S = 6.0
 # The group of pictures kept for a new viewer: more than the agent's 1-s GOP at 30 fps.
 GOP_MAX_BUFFERS = 90
 # A viewer whose network cannot keep up loses frames beyond this much queued video.
@@ -56,6 +60,11 @@ class WorkerConfig:
     additional_hosts: tuple[str, ...] = ()
     source_linger_s: float = SOURCE_LINGER_S
     connect_s: float = CONNECT_S
+
+    @property
+    def gathers_remote(self) -> bool:
+        """Candidates beyond this machine's own (STUN, TURN) are gathered: wait for them."""
+        return bool(self.stun_server or self.turn_servers)
 
     @classmethod
     def from_json(cls, text: str) -> WorkerConfig:
@@ -101,7 +110,8 @@ class Source:
     lock: threading.Lock = field(default_factory=threading.Lock)
     gop: list[Gst.Buffer] = field(default_factory=list)
     waiting: list[Callable[[LiveViewError | None], None]] = field(default_factory=list)
-    users: int = 0  # viewers and offers waiting for the first access unit
+    users: int = 0  # viewers, offers waiting for the first access unit, and being warm
+    warm: bool = False  # kept open without viewers, so that the first one starts at once
     linger: int | None = None
     start_timer: int | None = None
     stopped: bool = False
@@ -261,6 +271,7 @@ class Viewer:
     answered: bool = False
     ended: bool = False
     last_pts: int = -1
+    last_rtcp: float = 0.0
     timers: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -326,6 +337,7 @@ class Viewer:
 
     def _remote_set(self, promise: Gst.Promise, _data: object) -> None:
         # Called on a webrtcbin thread: continue on the main loop.
+        logger.debug("%s: remote description set", self.session)
         reply = promise.get_reply()
         error = reply.get_value("error") if reply is not None and reply.has_field("error") else None
         GLib.idle_add(self._create_answer, error)
@@ -354,13 +366,34 @@ class Viewer:
         if answer is None:
             self.refuse(BadOffer("no answer can be made to this offer (no common codec)"))
             return False
+        logger.debug("%s: answer made", self.session)
         self.webrtc.connect("notify::ice-gathering-state", self._on_gathering)
+        self.webrtc.connect("on-ice-candidate", self._on_candidate)
         self.webrtc.emit("set-local-description", answer, None)
         self.timers["gather"] = GLib.timeout_add(int(GATHER_S * 1000), self._reply_answer)
         return False
 
+    def _on_candidate(self, _webrtc: Gst.Element, _mline: int, _candidate: str) -> None:
+        GLib.idle_add(self._candidate_seen)
+
+    def _candidate_seen(self) -> bool:
+        """Host candidates come within milliseconds; libnice reports gathering complete about
+        200 ms later even with nothing else to gather. Without STUN/TURN, answer once no new
+        candidate came for CANDIDATES_SETTLE_MS."""
+        if self.answered or self.ended or self.worker.config.gathers_remote:
+            return False
+        self._cancel("settle")
+        self.timers["settle"] = GLib.timeout_add(CANDIDATES_SETTLE_MS, self._settled)
+        return False
+
+    def _settled(self) -> bool:
+        self.timers.pop("settle", None)
+        self._reply_answer()
+        return False
+
     def _on_gathering(self, webrtc: Gst.Element, _pspec: object) -> None:
         state = webrtc.get_property("ice-gathering-state")
+        logger.debug("%s: ICE gathering %s", self.session, state.value_nick)
         if state == GstWebRTC.WebRTCICEGatheringState.COMPLETE:
             GLib.idle_add(self._reply_answer)
 
@@ -369,13 +402,14 @@ class Viewer:
         if self.answered or self.ended:
             return False
         self.answered = True
-        self._cancel("answer")
-        self._cancel("gather")
+        for timer in ("answer", "gather", "settle"):
+            self._cancel(timer)
         description = self.webrtc.get_property("local-description")
         text = add_host_candidates(
             description.sdp.as_text(), list(self.worker.config.additional_hosts)
         )
         self.worker.output.send("answer", session=self.session, sdp=text)
+        logger.debug("%s: answered", self.session)
         self.timers["connect"] = GLib.timeout_add(
             int(self.worker.config.connect_s * 1000), self._connect_timeout
         )
@@ -409,6 +443,7 @@ class Viewer:
             self._cancel("disconnected")
             if not self.flowing:
                 self._start_flow()
+                self._watch_rtcp()
                 self.worker.output.send("connected", session=self.session)
         elif state == states.DISCONNECTED:
             if "disconnected" not in self.timers:
@@ -417,6 +452,29 @@ class Viewer:
                 )
         elif state in (states.FAILED, states.CLOSED):
             self.end("connection failed" if state == states.FAILED else "connection closed")
+        return False
+
+    def _watch_rtcp(self) -> None:
+        """Browsers send RTCP receiver reports about every second while they watch; a viewer
+        that stops (a closed tab, a phone that lost its network) is gone after VIEWER_SILENT_S
+        without one. libnice, the controlled ICE agent, has no consent freshness to tell."""
+        rtpbin = self.webrtc.get_by_name("rtpbin")
+        session = rtpbin.emit("get-internal-session", 0) if rtpbin is not None else None
+        if session is None:
+            logger.warning("%s: no RTP session to watch; the viewer is not timed out", self.session)
+            return
+        self.last_rtcp = time.monotonic()
+        session.connect("on-receiving-rtcp", self._on_rtcp)
+        self.timers["silent"] = GLib.timeout_add(1000, self._check_silent)
+
+    def _on_rtcp(self, _session: object, _buffer: Gst.Buffer) -> None:
+        self.last_rtcp = time.monotonic()  # a float store: no lock needed
+
+    def _check_silent(self) -> bool:
+        if time.monotonic() - self.last_rtcp < VIEWER_SILENT_S:
+            return True
+        self.timers.pop("silent", None)
+        self.end("viewer gone (no RTCP)")
         return False
 
     def _start_flow(self) -> None:
@@ -538,6 +596,8 @@ class Worker:
                 viewer = self.viewers.get(str(command.get("session")))
                 if viewer is not None:
                     viewer.add_candidate(int(command["mline"]), str(command["candidate"]))
+            elif op == "warm":
+                self._warm({str(k): str(v) for k, v in dict(command["cameras"]).items()})
             elif op == "quit":
                 self.shutdown()
             else:
@@ -556,6 +616,7 @@ class Worker:
     def _offer(self, command: dict[str, Any]) -> None:
         session, camera, url = str(command["session"]), str(command["camera"]), str(command["url"])
         sdp = str(command["sdp"])
+        logger.debug("%s: offer for %s", session, camera)
         try:
             check_offer(sdp)
         except OfferRefused as exc:
@@ -588,6 +649,20 @@ class Worker:
         except LiveViewError as exc:
             viewer.refuse(exc)
 
+    def _warm(self, cameras: dict[str, str]) -> None:
+        """Keep the pulls of exactly `cameras` (id: relay URL) open, viewers or not."""
+        for camera, source in list(self.sources.items()):
+            if source.warm and camera not in cameras:
+                source.warm = False
+                source.release()
+        for camera, url in cameras.items():
+            pull = self.sources.get(camera)
+            if pull is None:
+                pull = self.sources[camera] = Source(self, camera, url)
+            if not pull.warm:
+                pull.warm = True
+                pull.hold()
+
     def shutdown(self) -> bool:
         for viewer in list(self.viewers.values()):
             viewer.end("server stopping")
@@ -615,7 +690,7 @@ def _read_commands(worker: Worker, stream: TextIO) -> None:
 def main(argv: list[str]) -> int:
     logging.basicConfig(
         level=os.environ.get("DOORBELL_LIVEVIEW_LOG", "INFO"),
-        format="liveview %(levelname)s %(message)s",
+        format="liveview %(relativeCreated)d %(levelname)s %(message)s",
         stream=sys.stderr,
     )
     config = WorkerConfig.from_json(argv[0] if argv else "{}")

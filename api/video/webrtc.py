@@ -20,6 +20,7 @@ import secrets
 import signal
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -36,6 +37,8 @@ worker_log = logging.getLogger("liveview")
 # The worker answers an offer in about 0.1 s with its camera's pull running, and within the
 # pull's start (up to 5 s for a camera that sends no video) otherwise.
 ANSWER_TIMEOUT_S = 8.0
+# How often the worker is told which cameras to keep pulling (webrtc.warm): those online.
+WARM_EVERY_S = 2.0
 # A worker that says nothing this long after its start is not working.
 READY_TIMEOUT_S = 10.0
 
@@ -66,12 +69,15 @@ class LiveView:
         self,
         settings: WebRtcSettings,
         pull_base: str,
+        cameras: Callable[[], list[str]] = list,
         *,
         python: str = sys.executable,
         clock: Clock = wall_ms,
     ) -> None:
+        """`cameras`: the ids of the cameras online now (kept warm when webrtc.warm)."""
         self.settings = settings
         self._pull_base = pull_base.rstrip("/")
+        self._online = cameras
         self._python = python
         self._clock = clock
         self._sessions: dict[str, Session] = {}
@@ -279,7 +285,11 @@ class LiveView:
             stderr=asyncio.subprocess.PIPE,
         )
         worker = self._worker = _Worker(proc)
-        pipes = [asyncio.create_task(self._read(worker)), asyncio.create_task(self._log(worker))]
+        pipes = [
+            asyncio.create_task(self._read(worker)),
+            asyncio.create_task(self._log(worker)),
+            asyncio.create_task(self._keep_warm(worker)),
+        ]
         try:
             status = await exited(proc)
         finally:
@@ -305,6 +315,15 @@ class LiveView:
         logger.info("WebRTC media worker running (pid %d)", worker.proc.pid)
         while line := await stdout.readline():
             self._line(line)
+
+    async def _keep_warm(self, worker: _Worker) -> None:
+        if not self.settings.warm:
+            return
+        await worker.ready.wait()
+        while worker.proc.returncode is None:
+            urls = {camera: f"{self._pull_base}/{camera}" for camera in self._online()}
+            self._send({"op": "warm", "cameras": urls})
+            await asyncio.sleep(WARM_EVERY_S)  # a poll of presence, which has no event
 
     def _line(self, line: bytes) -> None:
         try:
