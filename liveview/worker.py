@@ -458,6 +458,7 @@ class Viewer:
         """Browsers send RTCP receiver reports about every second while they watch; a viewer
         that stops (a closed tab, a phone that lost its network) is gone after VIEWER_SILENT_S
         without one. libnice, the controlled ICE agent, has no consent freshness to tell."""
+        assert isinstance(self.webrtc, Gst.Bin)
         rtpbin = self.webrtc.get_by_name("rtpbin")
         session = rtpbin.emit("get-internal-session", 0) if rtpbin is not None else None
         if session is None:

@@ -76,6 +76,7 @@ class Server:
     extra: dict[str, Any] = field(default_factory=dict)
     relay: bool = True
     relay_extra: dict[str, Any] = field(default_factory=dict)  # more [relay] settings
+    webrtc_extra: dict[str, Any] = field(default_factory=dict)  # [webrtc] settings
     # Where the data and buffer directories are (default: `root`): two servers given the same
     # one run on the same state.
     state: Path | None = None
@@ -107,6 +108,7 @@ class Server:
         lines += [f"{k} = {_toml(v)}" for k, v in self.extra.items()]
         lines += ["[relay]", f"port = {self.rtmp_port}", f"enabled = {json.dumps(self.relay)}"]
         lines += [f"{k} = {_toml(v)}" for k, v in self.relay_extra.items()]
+        lines += ["[webrtc]", *(f"{k} = {_toml(v)}" for k, v in self.webrtc_extra.items())]
         for camera_id, key in self.cameras.items():
             lines += [
                 "[[cameras]]",
