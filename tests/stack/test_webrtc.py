@@ -52,7 +52,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     CAMS.update({c: simcam(server.publish_url(c), root / f"{c}.log") for c in KEYS})
     try:
         for camera in KEYS:
-            wait_for(f"{camera} online", lambda c=camera: server.camera(c)["online"], 30)
+            wait_for(f"{camera} online", lambda: bool(server.camera(camera)["online"]), 30)  # noqa: B023 (called before the loop moves on)
         yield server
     finally:
         for cam in CAMS.values():
@@ -201,11 +201,12 @@ def test_a_camera_going_offline_ends_its_sessions(stack: Server) -> None:
     stop(CAMS.pop("back"))
     try:
         wait_for("the session to end with its camera", lambda: webrtc(stack)["viewers"] == 0, 15)
-        refused = wait_for(
-            "the camera to be offline",
-            lambda: (r := offer(stack, "back")).status_code == 503 and r,
-            15,
-        )
+
+        def refused_offline() -> httpx.Response | None:
+            again = offer(stack, "back")
+            return again if again.status_code == 503 else None
+
+        refused = wait_for("the camera to be offline", refused_offline, 15)
         assert refused.json()["reason"] == "camera_offline"
         assert end(stack, response) == 404
     finally:
