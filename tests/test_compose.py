@@ -191,12 +191,15 @@ def test_each_dockerfile_exists_with_what_it_copies(
     assert entry == [entrypoint]
 
 
-def test_ports_are_published_on_loopback_only(compose: dict[str, Any]) -> None:
+def test_ports_are_published_on_loopback_only(compose: dict[str, Any], settings: Settings) -> None:
     published = {
         name: [str(p) for p in service.get("ports", [])]
         for name, service in compose["services"].items()
     }
-    assert published["server"] == ["127.0.0.1:8000:8000/tcp"]
+    # WebRTC's ports: the whole range the media worker takes viewers' ports from.
+    ports = range(settings.webrtc.udp_port_min, settings.webrtc.udp_port_max + 1)
+    webrtc = [f"127.0.0.1:{p}:{p}/{proto}" for proto in ("udp", "tcp") for p in ports]
+    assert sorted(published["server"]) == sorted(["127.0.0.1:8000:8000/tcp", *webrtc])
     assert published["relay"] == ["127.0.0.1:1935:1935/tcp"]
     assert published["camera"] == []
     assert published["caddy"] == ["127.0.0.1:8443:443/tcp"]
