@@ -15,7 +15,7 @@ try:
     gi.require_version("Gst", "1.0")
     gi.require_version("GstWebRTC", "1.0")
     gi.require_version("GstSdp", "1.0")
-    from gi.repository import GLib, Gst, GstSdp, GstWebRTC
+    from gi.repository import GLib, GObject, Gst, GstSdp, GstWebRTC
 except (ImportError, ValueError) as exc:
     raise GStreamerUnavailable(
         "GStreamer's WebRTC for Python is missing: run scripts/bootstrap.sh "
@@ -24,4 +24,4 @@ except (ImportError, ValueError) as exc:
 
 Gst.init(None)
 
-__all__ = ["GLib", "Gst", "GstSdp", "GstWebRTC"]
+__all__ = ["GLib", "GObject", "Gst", "GstSdp", "GstWebRTC"]

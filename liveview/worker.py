@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from common.sdp import H264Choice, OfferRefused, add_host_candidates, check_offer, choose_h264
 from liveview.errors import BadOffer, CameraUnavailable, LiveViewError, NegotiationTimeout
-from liveview.gst import GLib, Gst, GstSdp, GstWebRTC
+from liveview.gst import GLib, GObject, Gst, GstSdp, GstWebRTC
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +95,25 @@ class Output:
             self._stream.flush()
 
 
+class Handlers:
+    """Signal handlers connected by one owner, disconnected together when it ends.
+
+    A handler holds its Python callable (a bound method: the owner) from C, where Python's
+    cycle collector cannot see it; the owner holds the GObject. Left connected, every ended
+    viewer would stay in memory with its pipeline (about 380 KB each, measured)."""
+
+    def __init__(self) -> None:
+        self._connected: list[tuple[GObject.Object, int]] = []
+
+    def connect(self, target: GObject.Object, signal: str, callback: Callable[..., Any]) -> None:
+        self._connected.append((target, target.connect(signal, callback)))
+
+    def disconnect_all(self) -> None:
+        for target, handler in self._connected:
+            target.disconnect(handler)
+        self._connected.clear()
+
+
 @dataclass(eq=False)
 class Source:
     """One camera's pull from the relay, shared by all its viewers: rtmp2src, flvdemux,
@@ -115,6 +134,7 @@ class Source:
     linger: int | None = None
     start_timer: int | None = None
     stopped: bool = False
+    handlers: Handlers = field(default_factory=Handlers)
 
     def __post_init__(self) -> None:
         location = self.url.replace(" ", "%20")
@@ -130,11 +150,11 @@ class Source:
         self.pipeline.set_name(f"pull-{self.camera}")
         sink = self.pipeline.get_by_name("sink")
         assert sink is not None
-        sink.connect("new-sample", self._on_sample)
+        self.handlers.connect(sink, "new-sample", self._on_sample)
         bus = self.pipeline.get_bus()
         bus.add_signal_watch()
-        bus.connect("message::error", self._on_error)
-        bus.connect("message::eos", self._on_eos)
+        self.handlers.connect(bus, "message::error", self._on_error)
+        self.handlers.connect(bus, "message::eos", self._on_eos)
         self.pipeline.set_state(Gst.State.PLAYING)
         self.start_timer = GLib.timeout_add(int(SOURCE_START_S * 1000), self._start_timeout)
         self.worker.output.send("pull", camera=self.camera, open=True)
@@ -248,7 +268,11 @@ class Source:
         self.linger = self.start_timer = None
         self.pipeline.get_bus().remove_signal_watch()
         self.pipeline.set_state(Gst.State.NULL)
-        self.worker.sources.pop(self.camera, None)
+        self.handlers.disconnect_all()
+        with self.lock:
+            self.gop.clear()
+        if self.worker.sources.get(self.camera) is self:
+            del self.worker.sources[self.camera]
         self.worker.output.send("pull", camera=self.camera, open=False)
 
     def kept_gop(self) -> list[Gst.Buffer]:
@@ -273,6 +297,7 @@ class Viewer:
     last_pts: int = -1
     last_rtcp: float = 0.0
     timers: dict[str, int] = field(default_factory=dict)
+    handlers: Handlers = field(default_factory=Handlers)
 
     def __post_init__(self) -> None:
         config = self.worker.config
@@ -317,10 +342,10 @@ class Viewer:
         assert sink_pad is not None
         assert rtp_src is not None
         rtp_src.link(sink_pad)
-        self.webrtc.connect("notify::connection-state", self._on_connection_state)
+        self.handlers.connect(self.webrtc, "notify::connection-state", self._on_connection_state)
         bus = self.pipeline.get_bus()
         bus.add_signal_watch()
-        bus.connect("message::error", self._on_error)
+        self.handlers.connect(bus, "message::error", self._on_error)
         self.pipeline.set_state(Gst.State.PLAYING)
         transceiver = sink_pad.get_property("transceiver")
         transceiver.set_property("direction", GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY)
@@ -367,8 +392,8 @@ class Viewer:
             self.refuse(BadOffer("no answer can be made to this offer (no common codec)"))
             return False
         logger.debug("%s: answer made", self.session)
-        self.webrtc.connect("notify::ice-gathering-state", self._on_gathering)
-        self.webrtc.connect("on-ice-candidate", self._on_candidate)
+        self.handlers.connect(self.webrtc, "notify::ice-gathering-state", self._on_gathering)
+        self.handlers.connect(self.webrtc, "on-ice-candidate", self._on_candidate)
         self.webrtc.emit("set-local-description", answer, None)
         self.timers["gather"] = GLib.timeout_add(int(GATHER_S * 1000), self._reply_answer)
         return False
@@ -465,7 +490,7 @@ class Viewer:
             logger.warning("%s: no RTP session to watch; the viewer is not timed out", self.session)
             return
         self.last_rtcp = time.monotonic()
-        session.connect("on-receiving-rtcp", self._on_rtcp)
+        self.handlers.connect(session, "on-receiving-rtcp", self._on_rtcp)
         self.timers["silent"] = GLib.timeout_add(1000, self._check_silent)
 
     def _on_rtcp(self, _session: object, _buffer: Gst.Buffer) -> None:
@@ -543,6 +568,7 @@ class Viewer:
         self.worker.viewers.pop(self.session, None)
         self.pipeline.get_bus().remove_signal_watch()
         self.pipeline.set_state(Gst.State.NULL)
+        self.handlers.disconnect_all()
         if reason is not None:
             self.worker.output.send("ended", session=self.session, reason=reason)
 

@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -174,6 +175,34 @@ def test_a_late_candidate_is_added_and_an_ice_restart_is_refused(stack: Server) 
     assert restart.status_code == 422
     assert "ICE restart" in restart.json()["detail"]
     assert end(stack, response) == 204
+
+
+def _rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+    assert found is not None
+    return int(found.group(1))
+
+
+def test_ended_sessions_leave_nothing_behind_in_the_worker(stack: Server) -> None:
+    """Each viewer's pipeline is freed when its session ends (its signal handlers held it
+    from C: about 380 KiB per session stayed before)."""
+
+    def sessions(n: int) -> None:
+        for _ in range(n):
+            response = offer(stack)
+            assert response.status_code == 201, response.text
+            assert end(stack, response) == 204
+
+    pid = webrtc(stack)["pid"]
+    # The allocator's arenas and GStreamer's caches settle over the first few dozen (about
+    # +1 MiB), then stay flat (+0.1 MiB per 25 measured; the leak was +9 MiB per 25).
+    sessions(25)
+    before = _rss_kib(pid)
+    sessions(25)
+    grown = _rss_kib(pid) - before
+    print(f"worker RSS after 25 more sessions: {grown:+d} KiB")
+    assert grown < 3 * 1024, f"the worker grew {grown} KiB over 25 ended sessions"
 
 
 def test_a_killed_worker_is_started_again_and_its_sessions_end(stack: Server) -> None:
