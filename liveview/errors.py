@@ -25,3 +25,9 @@ class NegotiationTimeout(LiveViewError):
     """webrtcbin did not answer in time."""
 
     reason = "timeout"
+
+
+class GStreamerUnavailable(LiveViewError):
+    """GStreamer, its WebRTC library or their Python bindings are not installed."""
+
+    reason = "unavailable"

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from liveview.errors import LiveViewError
-
-
-class GStreamerUnavailable(LiveViewError):
-    reason = "unavailable"
-
+from liveview.errors import GStreamerUnavailable
 
 try:
     import gi
@@ -18,10 +13,21 @@ try:
     from gi.repository import GLib, GObject, Gst, GstSdp, GstWebRTC
 except (ImportError, ValueError) as exc:
     raise GStreamerUnavailable(
-        "GStreamer's WebRTC for Python is missing: run scripts/bootstrap.sh "
-        "(gir1.2-gst-plugins-bad-1.0, gstreamer1.0-plugins-bad, gstreamer1.0-nice)"
+        f"GStreamer's WebRTC for Python is missing ({exc}): run scripts/bootstrap.sh "
+        "(apt: gir1.2-gst-plugins-bad-1.0 gstreamer1.0-plugins-bad gstreamer1.0-nice; "
+        "PyPI: pygobject)"
     ) from exc
 
 Gst.init(None)
+_MISSING = [
+    name
+    for name in ("webrtcbin", "nicesrc", "rtph264pay", "rtmp2src", "flvdemux", "h264parse")
+    if Gst.ElementFactory.find(name) is None
+]
+if _MISSING:
+    raise GStreamerUnavailable(
+        f"GStreamer elements missing: {', '.join(_MISSING)} (apt: gstreamer1.0-plugins-bad "
+        "gstreamer1.0-plugins-good gstreamer1.0-nice)"
+    )
 
 __all__ = ["GLib", "GObject", "Gst", "GstSdp", "GstWebRTC"]

@@ -39,6 +39,8 @@ worker_log = logging.getLogger("liveview")
 ANSWER_TIMEOUT_S = 8.0
 # How often the worker is told which cameras to keep pulling (webrtc.warm): those online.
 WARM_EVERY_S = 2.0
+# The worker's exit status when GStreamer's WebRTC is not installed.
+UNAVAILABLE = 3
 # A worker that says nothing this long after its start is not working.
 READY_TIMEOUT_S = 10.0
 
@@ -298,6 +300,11 @@ class LiveView:
             for task in pipes:
                 task.cancel()
             await asyncio.gather(*pipes, return_exceptions=True)
+        if status == UNAVAILABLE:
+            raise WorkerExited(
+                "GStreamer's WebRTC is not installed (the worker's log says what is missing); "
+                "live view plays over HLS"
+            )
         raise WorkerExited(f"the WebRTC media worker exited with status {status}")
 
     async def _read(self, worker: _Worker) -> None:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from api.config import IceServer
 from api.errors import BadOffer, BadRequest, LiveViewUnavailable, UnsupportedMediaType
 from api.http.deps import AuthFirstRoute, BufferDep, LiveViewDep, PresenceDep, SettingsDep
 from api.http.handlers import error_responses
@@ -119,14 +120,20 @@ async def whep_offer(
         raise LiveViewUnavailable(f"camera {camera_id!r} is offline", "camera_offline", 2)
     session, answer = await live_view.offer(camera_id, offer)
     headers = {"Location": f"/api/v1/cameras/{camera_id}/whep/{session.id}"}
-    links = [_link(server.urls[0]) for server in settings.webrtc.ice_servers]
+    links = [_link(server, url) for server in settings.webrtc.ice_servers for url in server.urls]
     if links:
         headers["Link"] = ", ".join(links)
     return Response(answer, status_code=201, media_type=SDP, headers=headers)
 
 
-def _link(url: str) -> str:
-    return f'<{url}>; rel="ice-server"'
+def _link(server: IceServer, url: str) -> str:
+    """A WHEP `Link` header entry (RFC 9725 4.4): a TURN server with its credentials."""
+    link = f'<{url}>; rel="ice-server"'
+    if server.username:
+        username = server.username.replace('"', "")
+        credential = server.credential.get_secret_value().replace('"', "")
+        link += f'; username="{username}"; credential="{credential}"; credential-type="password"'
+    return link
 
 
 @router.delete(

@@ -142,3 +142,18 @@ async def test_ending_or_patching_an_unknown_session_is_a_404(server: InProcess)
     assert patch.status_code == 404
     wrong_type = await server.client.patch(f"{WHEP}/no-such-session", content="x", headers=SDP)
     assert wrong_type.status_code == 415
+
+
+def test_turn_servers_are_linked_with_their_credentials() -> None:
+    from api.config import IceServer
+    from api.http.routes.webrtc import _link
+
+    stun = IceServer(urls=["stun:stun.example.net"])
+    turn = IceServer.model_validate(
+        {"urls": ["turns:turn.example.net:5349"], "username": "u", "credential": "p"}
+    )
+    assert _link(stun, "stun:stun.example.net") == '<stun:stun.example.net>; rel="ice-server"'
+    assert _link(turn, "turns:turn.example.net:5349") == (
+        '<turns:turn.example.net:5349>; rel="ice-server"; username="u"; credential="p"; '
+        'credential-type="password"'
+    )
