@@ -231,3 +231,43 @@ def test_the_readme_documents_every_setting() -> None:
     documented = {name for row in rows for name in re.findall(r"`([a-z_.]+)`", row.split("|")[1])}
     missing = [name for name in _setting_names(Settings) if name not in documented]
     assert missing == [], f"settings missing from the README's table: {missing}"
+
+
+@pytest.mark.parametrize(
+    ("webrtc", "problem"),
+    [
+        ({"udp_port_min": 9000, "udp_port_max": 8999}, "must not exceed udp_port_max"),
+        ({"additional_hosts": ["doorbell.example.net"]}, "is not an IP address"),
+        ({"ice_servers": [{"urls": ["http://stun.example.net"]}]}, "is not a STUN/TURN URL"),
+        (
+            {"ice_servers": [{"urls": ["turn:turn.example.net"]}]},
+            "needs a username and a credential",
+        ),
+        ({"max_viewers": 0}, "greater than or equal to 1"),
+    ],
+)
+def test_webrtc_settings_name_what_is_wrong(webrtc: dict[str, Any], problem: str) -> None:
+    from api.config import WebRtcSettings
+
+    with pytest.raises(ValidationError, match=problem):
+        WebRtcSettings.model_validate(webrtc)
+
+
+def test_webrtc_settings_take_stun_turn_and_public_addresses() -> None:
+    from api.config import WebRtcSettings
+
+    settings = WebRtcSettings.model_validate(
+        {
+            "additional_hosts": ["203.0.113.7", "2001:db8::7"],
+            "ice_servers": [
+                {"urls": ["stun:stun.example.net:3478", "stun:[2001:db8::1]"]},
+                {
+                    "urls": ["turns:turn.example.net:5349?transport=tcp"],
+                    "username": "u",
+                    "credential": "c",
+                },
+            ],
+        }
+    )
+    assert settings.additional_hosts == ["203.0.113.7", "2001:db8::7"]
+    assert settings.ice_servers[1].credential.get_secret_value() == "c"
