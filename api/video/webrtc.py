@@ -13,6 +13,7 @@ notice and ask again) and it is started again with backoff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -218,7 +219,9 @@ class LiveView:
 
     def _forget(self, session_id: str, *, tell_worker: bool) -> None:
         if self._sessions.pop(session_id, None) is not None and tell_worker:
-            self._send({"op": "close", "session": session_id})
+            # A worker that is gone took the session with it.
+            with contextlib.suppress(LiveViewUnavailable):
+                self._send({"op": "close", "session": session_id})
 
     def _send(self, command: dict[str, Any]) -> None:
         worker = self._worker
