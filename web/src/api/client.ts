@@ -13,6 +13,7 @@ import type {
   NewApiToken,
   Session,
   SessionInfo,
+  WebRtcInfo,
 } from "./types";
 
 type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -28,6 +29,16 @@ export interface RequestOptions {
   expectUnauthorized?: boolean;
   /** The Accept header (JSON unless a download says otherwise). */
   accept?: string;
+  /** A body sent as it is, with its own Content-Type (an SDP offer), instead of JSON `body`. */
+  text?: { type: string; data: string };
+  /** Let the request outlive the page (a session ended on pagehide). */
+  keepalive?: boolean;
+}
+
+/** A WHEP exchange's result: the SDP answer and the session's URL (to DELETE it). */
+export interface WhepAnswer {
+  sdp: string;
+  location: string;
 }
 
 export interface ClientOptions {
@@ -68,24 +79,26 @@ export class ApiClient {
   }
 
   /** Headers for a request of this method (exported for downloads that read the body themselves). */
-  headers(method: string, hasBody: boolean, accept = "application/json"): Headers {
+  headers(method: string, hasBody: boolean | string, accept = "application/json"): Headers {
     const headers = new Headers({ Accept: accept });
-    if (hasBody) headers.set("Content-Type", "application/json");
+    if (hasBody) headers.set("Content-Type", typeof hasBody === "string" ? hasBody : "application/json");
     if (UNSAFE_METHODS.has(method) && this.csrfToken) headers.set("X-CSRF-Token", this.csrfToken);
     return headers;
   }
 
   /** The raw response of a successful request (status < 400); errors thrown as ApiError/NetworkError. */
   async raw(method: Method, path: string, options: RequestOptions = {}): Promise<Response> {
-    const hasBody = options.body !== undefined;
+    const raw = options.text;
+    const hasBody = raw?.type ?? options.body !== undefined;
     let response: Response;
     try {
       response = await this.fetchImpl(buildUrl(path, options.query), {
         method,
         credentials: "same-origin",
         headers: this.headers(method, hasBody, options.accept),
-        body: hasBody ? JSON.stringify(options.body) : undefined,
+        body: raw ? raw.data : options.body !== undefined ? JSON.stringify(options.body) : undefined,
         signal: options.signal,
+        ...(options.keepalive ? { keepalive: true } : {}),
       });
     } catch (error) {
       if (isAbort(error)) throw error;
@@ -172,6 +185,35 @@ export class ApiClient {
     return this.json("GET", `/api/v1/cameras/${encodeURIComponent(id)}`, { signal });
   }
 
+  // --- WebRTC live view (WHEP) ---------------------------------------------------------------
+
+  webrtc(signal?: AbortSignal): Promise<WebRtcInfo> {
+    return this.json("GET", "/api/v1/webrtc", { signal });
+  }
+
+  /** POSTs an SDP offer (WHEP); the answer and the session's URL, resolved against the POST's. */
+  async whepOffer(camera: string, offer: string, signal?: AbortSignal): Promise<WhepAnswer> {
+    const path = `/api/v1/cameras/${encodeURIComponent(camera)}/whep`;
+    const response = await this.raw("POST", path, {
+      text: { type: "application/sdp", data: offer },
+      accept: "application/sdp",
+      signal,
+    });
+    const location = response.headers.get("Location");
+    if (!location) throw new NetworkError(new Error("the WHEP answer has no Location"));
+    return { sdp: await response.text(), location: resolvePath(location, path) };
+  }
+
+  /** Ends a WHEP session (204, or 404 when the server ended it already: both are fine). */
+  async whepEnd(location: string, keepalive = false): Promise<void> {
+    try {
+      await this.raw("DELETE", location, { keepalive, expectUnauthorized: true });
+    } catch (error) {
+      if (error instanceof ApiError && (error.status === 404 || error.status === 401)) return;
+      throw error;
+    }
+  }
+
   // --- events -----------------------------------------------------------------------------
 
   events(
@@ -216,6 +258,12 @@ export class ApiClient {
   deleteDevice(id: string): Promise<void> {
     return this.json("DELETE", `/api/v1/devices/${encodeURIComponent(id)}`);
   }
+}
+
+/** A Location header (absolute path, relative, or same-origin URL) as a path for fetch. */
+export function resolvePath(location: string, base: string): string {
+  const url = new URL(location, new URL(base, "http://origin.invalid"));
+  return url.origin === "http://origin.invalid" ? url.pathname + url.search : url.href;
 }
 
 export function isAbort(error: unknown): boolean {

@@ -8,6 +8,8 @@ import type { ErrorData, HlsConfig } from "hls.js/light";
 import { decide, stallAction, type History } from "../lib/recovery";
 import type { Frag } from "../lib/scrubber";
 import { mediaToWall, wallToMedia } from "../lib/scrubber";
+import type { Transport } from "../lib/transport";
+import type { WebRtcStats } from "./webrtc";
 
 export type PlayerStatus = "loading" | "playing" | "waiting" | "reconnecting" | "paused" | "failed";
 export type Mode = "live" | "rewind";
@@ -19,11 +21,24 @@ export interface PlayerCallbacks {
   onTimeline?: () => void;
 }
 
+/** What the debug overlay shows: the transport and its measured delay. */
+export interface PlayerStats {
+  transport: Transport;
+  /** Seconds behind the camera: HLS from the playing frame's date, WebRTC from getStats. */
+  delayS: number | null;
+  /** HLS: seconds behind the playlist's live edge (hls.js's latency). */
+  liveEdgeS?: number | null;
+  webrtc?: WebRtcStats | null;
+}
+
 export interface Player {
   readonly video: HTMLVideoElement;
   readonly hls: HlsType | null;
-  /** Seconds behind the camera (live), from hls.js's playingDate; null when unknown. */
+  /** Which transport plays now (rewind: always HLS). */
+  readonly transport: Transport;
+  /** Seconds behind the camera (live): HLS from hls.js's playingDate, WebRTC from getStats; null when unknown. */
   latencyS(): number | null;
+  stats(): PlayerStats;
   /** The wall time (UTC ms) of the frame shown, when the playlist dates it. */
   wallTime(): number | null;
   /** Plays from a wall time (rewind). */
@@ -93,7 +108,7 @@ export async function startPlayer(
   return nativePlayer(video, url, mode, cb, startWallMs, false);
 }
 
-function play(video: HTMLVideoElement, cb: PlayerCallbacks): void {
+export function play(video: HTMLVideoElement, cb: PlayerCallbacks): void {
   video.play().catch((e: unknown) => {
     if (e instanceof DOMException && e.name === "NotAllowedError") cb.onStatus("paused", "Tap play to start.");
   });
@@ -245,14 +260,21 @@ function hlsPlayer(
 
   create();
 
+  const latencyS = (): number | null => {
+    const d = hls?.playingDate;
+    return d ? Math.max(0, (Date.now() - d.getTime()) / 1000) : null;
+  };
+
   return {
     video,
     get hls() {
       return hls;
     },
-    latencyS() {
-      const d = hls?.playingDate;
-      return d ? Math.max(0, (Date.now() - d.getTime()) / 1000) : null;
+    transport: "hls",
+    latencyS,
+    stats: () => {
+      const edge = hls?.latency;
+      return { transport: "hls", delayS: latencyS(), liveEdgeS: typeof edge === "number" && Number.isFinite(edge) ? edge : null };
     },
     wallTime,
     seekWall(ms: number) {
@@ -339,13 +361,16 @@ function nativePlayer(
     cb.onStatus("loading");
     reload();
   }
+  const latencyS = (): number | null => {
+    const s = startDate();
+    return s === null ? null : Math.max(0, (Date.now() - (s + video.currentTime * 1000)) / 1000);
+  };
   return {
     video,
     hls: null,
-    latencyS() {
-      const s = startDate();
-      return s === null ? null : Math.max(0, (Date.now() - (s + video.currentTime * 1000)) / 1000);
-    },
+    transport: "hls",
+    latencyS,
+    stats: () => ({ transport: "hls", delayS: latencyS(), liveEdgeS: null }),
     wallTime() {
       const s = startDate();
       return s === null ? null : s + video.currentTime * 1000;
@@ -382,7 +407,13 @@ export function setCurrentPlayer(player: Player | null): void {
 }
 
 export interface DebugHook {
-  player(): { video: HTMLVideoElement; hls: unknown | null; latencyS(): number | null } | null;
+  player(): {
+    video: HTMLVideoElement;
+    hls: unknown | null;
+    transport: Transport;
+    latencyS(): number | null;
+    stats(): PlayerStats;
+  } | null;
 }
 
 /** `window.__doorbell`, read-only: the player on screen (live or rewind), or null. */
@@ -391,7 +422,13 @@ export function installDebugHook(): void {
     player: () => {
       const p = current;
       if (!p) return null;
-      return Object.freeze({ video: p.video, hls: p.hls, latencyS: () => p.latencyS() });
+      return Object.freeze({
+        video: p.video,
+        hls: p.hls,
+        transport: p.transport,
+        latencyS: () => p.latencyS(),
+        stats: () => p.stats(),
+      });
     },
   });
   Object.defineProperty(window, "__doorbell", { value: hook, writable: false, configurable: false, enumerable: false });

@@ -1,13 +1,16 @@
 /** Runs a Player on a <video> for as long as a screen shows it, and exposes it to the debug hook. */
 import { useEffect, useRef, useState } from "preact/hooks";
 import { navigate } from "../router";
-import { setCurrentPlayer, startPlayer, type Mode, type Player, type PlayerStatus } from "./player";
+import { startLive } from "./live";
+import { setCurrentPlayer, startPlayer, type Mode, type Player, type PlayerCallbacks, type PlayerStatus } from "./player";
 
 export function usePlayer(
   url: string,
   mode: Mode,
   startWallMs: number | null = null,
   onTimeline?: () => void,
+  /** Live: the camera, to try WebRTC first (without it, live plays over HLS). */
+  camera?: string,
 ): {
   videoRef: { current: HTMLVideoElement | null };
   player: Player | null;
@@ -28,23 +31,22 @@ export function usePlayer(
     let created: Player | null = null;
     setStatus("loading");
     setMessage(null);
-    void startPlayer(
-      video,
-      url,
-      mode,
-      {
-        onStatus: (s, m) => {
-          if (cancelled) return;
-          setStatus(s);
-          setMessage(m ?? null);
-        },
-        onSignIn: () => {
-          if (!cancelled) navigate(`/sign-in?next=${encodeURIComponent(location.pathname + location.search)}`, { replace: true });
-        },
-        onTimeline: () => timeline.current?.(),
+    const callbacks: PlayerCallbacks = {
+      onStatus: (s, m) => {
+        if (cancelled) return;
+        setStatus(s);
+        setMessage(m ?? null);
       },
-      startWallMs,
-    ).then((p) => {
+      onSignIn: () => {
+        if (!cancelled) navigate(`/sign-in?next=${encodeURIComponent(location.pathname + location.search)}`, { replace: true });
+      },
+      onTimeline: () => timeline.current?.(),
+    };
+    const started =
+      mode === "live" && camera !== undefined
+        ? startLive(video, camera, url, callbacks)
+        : startPlayer(video, url, mode, callbacks, startWallMs);
+    void started.then((p) => {
       if (cancelled) {
         p.destroy();
         return;
@@ -60,7 +62,7 @@ export function usePlayer(
         created.destroy();
       }
     };
-  }, [url, mode]);
+  }, [url, mode, camera]);
 
   return { videoRef, player, status, message };
 }

@@ -5,8 +5,10 @@ import { api, mediaUrls } from "../api/client";
 import type { DoorbellEvent } from "../api/types";
 import { ClipPanel } from "../components/ClipPanel";
 import { PageHeader } from "../components/Page";
+import { StreamInfo, transportLabel } from "../components/StreamInfo";
 import { VideoControls } from "../components/VideoControls";
 import { LiveDot, PlayIcon, RewindIcon } from "../components/icons";
+import type { PlayerStats } from "../live/player";
 import { usePlayer } from "../live/usePlayer";
 import { reduce } from "../lib/live-events";
 import { ago, clockTime, localTimeZone } from "../lib/time";
@@ -17,15 +19,18 @@ import { kindLabel } from "./Cameras";
 export function Live({ id }: { id: string }): JSX.Element {
   const { cameras } = useApp();
   const camera = cameras?.find((c) => c.id === id) ?? null;
-  const { videoRef, player, status, message } = usePlayer(mediaUrls.live(id), "live");
+  const { videoRef, player, status, message } = usePlayer(mediaUrls.live(id), "live", null, undefined, id);
   const frameRef = useRef<HTMLDivElement>(null);
-  const [latency, setLatency] = useState<number | null>(null);
+  const [stats, setStats] = useState<PlayerStats | null>(null);
+  const [showInfo, setShowInfo] = useState(false);
 
   useEffect(() => {
     if (!player) return;
-    const t = setInterval(() => setLatency(player.latencyS()), 1000);
+    setStats(player.stats());
+    const t = setInterval(() => setStats(player.stats()), 1000);
     return () => clearInterval(t);
   }, [player]);
+  const latency = stats?.delayS ?? null;
 
   const name = camera?.name ?? id;
   const showOverlay = status !== "playing";
@@ -63,9 +68,22 @@ export function Live({ id }: { id: string }): JSX.Element {
             <video ref={videoRef} muted playsInline autoPlay aria-label={`Live video from ${name}`} />
             {status === "playing" && (
               <span class="live-badge">
-                <LiveDot /> Live{latency !== null && <span class="latency"> · {latency.toFixed(1)} s</span>}
+                <LiveDot /> Live
+                {stats && <span class="latency"> · {transportLabel(stats.transport)}</span>}
+                {latency !== null && <span class="latency"> · {latency.toFixed(1)} s</span>}
               </span>
             )}
+            <button
+              type="button"
+              class="info-toggle"
+              aria-label="Video details"
+              aria-expanded={showInfo}
+              aria-controls="stream-info"
+              onClick={() => setShowInfo((v) => !v)}
+            >
+              i
+            </button>
+            {showInfo && <StreamInfo stats={stats} />}
             {showOverlay && (
               <div class="video-overlay" role="status">
                 {status === "paused" ? (
