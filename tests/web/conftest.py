@@ -90,10 +90,12 @@ class Stack:
         )
 
 
-def start_stack(root: Path) -> Stack:
+def start_stack(root: Path, **config: Any) -> Stack:
+    """The stack; `config` adds or replaces server settings (e.g. `webrtc={...}`)."""
     # Tests ring one after another on one stack: each expects its own ring's push, none
     # collapsed into the one before (push.ring_collapse_s has its tests in tests/api).
     extra = {"web_dir": str(WEB_DIST), "push": {"web_push_local": True, "ring_collapse_s": 0}}
+    extra |= config
     server = Server(root, dict(KEYS), buffer_seconds=120, extra=extra)
     server.start()
     # The doorbell posts its events to this server (a ring from `doorbell-agent ring`).

@@ -11,8 +11,8 @@ export interface ErrorBody {
   available?: { start_ms: number; end_ms: number } | null;
   state?: MediaState;
   server_time_ms?: number;
-  /** A machine-readable reason (WHEP's 503: camera_offline, too_many_viewers, webrtc_unavailable). */
-  code?: string;
+  /** Why WebRTC cannot start (WHEP's 503): camera_offline, too_many_viewers, webrtc_unavailable. */
+  reason?: string;
 }
 
 /** GET /api/v1/webrtc: can the live view use WebRTC, and with which STUN/TURN servers. */

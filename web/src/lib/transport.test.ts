@@ -20,15 +20,15 @@ describe("afterOfferError", () => {
   });
 
   it("waits for an offline camera with the usual backoff, or longer when the server asks", () => {
+    expect(afterOfferError(err(503, { reason: "camera_offline" }), 0)).toEqual({ kind: "offline", delayMs: 500 });
+    expect(afterOfferError(err(503, { reason: "camera_offline" }), 2)).toEqual({ kind: "offline", delayMs: 2_000 });
+    expect(afterOfferError(err(503, { reason: "camera_offline" }, 5), 0)).toEqual({ kind: "offline", delayMs: 5_000 });
     expect(afterOfferError(err(503, { code: "camera_offline" }), 0)).toEqual({ kind: "offline", delayMs: 500 });
-    expect(afterOfferError(err(503, { code: "camera_offline" }), 2)).toEqual({ kind: "offline", delayMs: 2_000 });
-    expect(afterOfferError(err(503, { code: "camera_offline" }, 5), 0)).toEqual({ kind: "offline", delayMs: 5_000 });
-    expect(afterOfferError(err(503, { error: { code: "camera_offline" } }), 0)).toEqual({ kind: "offline", delayMs: 500 });
   });
 
   it.each([
-    [err(503, { code: "too_many_viewers" })],
-    [err(503, { code: "webrtc_unavailable" })],
+    [err(503, { reason: "too_many_viewers" })],
+    [err(503, { reason: "webrtc_unavailable" })],
     [err(503)],
     [err(400)],
     [err(403)],

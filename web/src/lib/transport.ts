@@ -25,9 +25,10 @@ export type OfferOutcome =
   | { kind: "offline"; delayMs: number }
   | { kind: "hls"; reason: string };
 
-/** The machine-readable reason of a WHEP error (`code`, or the API's older `{"error": {"code"}}`). */
+/** The machine-readable reason of a WHEP error: the body's `reason` (or `code`, `error.code`). */
 export function errorCode(error: ApiError): string | null {
-  const body = error.body as ApiError["body"] & { error?: { code?: unknown } };
+  const body = error.body as ApiError["body"] & { code?: unknown; error?: { code?: unknown } };
+  if (typeof body.reason === "string") return body.reason;
   if (typeof body.code === "string") return body.code;
   if (typeof body.error?.code === "string") return body.error.code;
   return null;

@@ -120,4 +120,4 @@ export class FakeWhepApi implements WhepApi {
 }
 
 export const apiError = (status: number, code?: string, retryAfterS: number | null = null): ApiError =>
-  new ApiError(status, { detail: `answered ${status}`, ...(code ? { code } : {}) }, retryAfterS);
+  new ApiError(status, { detail: `answered ${status}`, ...(code ? { reason: code } : {}) }, retryAfterS);

@@ -119,11 +119,11 @@ describe("ApiClient WHEP calls", () => {
   });
 
   it("reads a 503's reason and Retry-After", async () => {
-    const body = JSON.stringify({ detail: "the camera is offline", code: "camera_offline" });
+    const body = JSON.stringify({ detail: "the camera is offline", reason: "camera_offline" });
     const { client } = recording(() => new Response(body, { status: 503, headers: { "Retry-After": "2" } }));
     const error = (await client.whepOffer("front", "v=0").catch((e: unknown) => e)) as ApiError;
     expect(error.status).toBe(503);
-    expect(error.body.code).toBe("camera_offline");
+    expect(error.body.reason).toBe("camera_offline");
     expect(error.retryAfterS).toBe(2);
   });
 
