@@ -30,7 +30,9 @@ export function Live({ id }: { id: string }): JSX.Element {
     const t = setInterval(() => setStats(player.stats()), 1000);
     return () => clearInterval(t);
   }, [player]);
-  const latency = stats?.delayS ?? null;
+  // The badge shows HLS's delay (the playing frame's date against the clock); WebRTC's
+  // measured part (jitter buffer + RTT/2) is not the whole delay: it is in the overlay only.
+  const latency = stats?.transport === "hls" ? stats.delayS : null;
 
   const name = camera?.name ?? id;
   const showOverlay = status !== "playing";
