@@ -90,13 +90,12 @@ class Stack:
         )
 
 
-def start_stack(root: Path, **config: Any) -> Stack:
-    """The stack; `config` adds or replaces server settings (e.g. `webrtc={...}`)."""
+def start_stack(root: Path, webrtc: dict[str, Any] | None = None) -> Stack:
+    """The stack; `webrtc` are its [webrtc] settings (the defaults without)."""
     # Tests ring one after another on one stack: each expects its own ring's push, none
     # collapsed into the one before (push.ring_collapse_s has its tests in tests/api).
     extra = {"web_dir": str(WEB_DIST), "push": {"web_push_local": True, "ring_collapse_s": 0}}
-    extra |= config
-    server = Server(root, dict(KEYS), buffer_seconds=120, extra=extra)
+    server = Server(root, dict(KEYS), buffer_seconds=120, extra=extra, webrtc_extra=webrtc or {})
     server.start()
     # The doorbell posts its events to this server (a ring from `doorbell-agent ring`).
     camera = simcam(

@@ -2,7 +2,8 @@
 the camera drops out (its playlist's blocking reloads time out meanwhile) and after the
 phone loses the network. No reload of the page, no tap.
 
-Its own stack (the module-scoped `stack` fixture): the camera is stopped and started here."""
+Its own stack, with WebRTC off: this is the HLS player's recovery (live over WebRTC coming
+back after the camera restarts is in test_webrtc.py). The camera is stopped and started here."""
 
 from __future__ import annotations
 
@@ -12,9 +13,18 @@ import pytest
 from playwright.sync_api import Browser, Page, Response, expect
 
 from tests.stack.harness import simcam, stop
-from tests.web.conftest import PHONE, Stack, sign_in
+from tests.web.conftest import PHONE, Stack, require_chromium, sign_in, start_stack
 
 PLAYING_S = 40  # bound on each wait for the video to move again
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    require_chromium()
+    running = start_stack(tmp_path_factory.mktemp("hls-stack"), webrtc={"enabled": False})
+    yield running
+    stop(running.camera)
+    running.server.stop()
 
 
 @pytest.fixture
