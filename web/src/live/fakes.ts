@@ -23,6 +23,8 @@ export class FakeMediaStream {
 export interface FakePeerOptions {
   /** ms after setLocalDescription when gathering completes; null: never. */
   gatherMs?: number | null;
+  /** Gathering completes with no candidate (UDP blocked by policy). */
+  noCandidates?: boolean;
   /** The frame count getStats reports, read at each call. */
   frames?: () => number;
   failRemote?: Error;
@@ -63,7 +65,8 @@ export class FakePeer extends EventTarget {
     if (ms === null) return;
     setTimeout(() => {
       this.iceGatheringState = "complete";
-      this.localDescription = { type: "offer", sdp: `${d.sdp}a=candidate:1 1 udp 1 192.0.2.1 5000 typ host\r\n` };
+      const candidate = this.options.noCandidates ? "" : "a=candidate:1 1 udp 1 192.0.2.1 5000 typ host\r\n";
+      this.localDescription = { type: "offer", sdp: `${d.sdp}${candidate}` };
       this.dispatchEvent(new Event("icegatheringstatechange"));
     }, ms);
   }
@@ -99,6 +102,8 @@ export class FakeWhepApi implements WhepApi {
   offers: { camera: string; sdp: string }[] = [];
   ended: { location: string; keepalive: boolean }[] = [];
   infoCalls = 0;
+  /** How long the server takes to answer an offer (fake time). */
+  answerDelayMs = 0;
   private n = 0;
 
   async webrtc(): Promise<WebRtcInfo> {
@@ -109,6 +114,7 @@ export class FakeWhepApi implements WhepApi {
 
   async whepOffer(camera: string, sdp: string): Promise<WhepAnswer> {
     this.offers.push({ camera, sdp });
+    if (this.answerDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.answerDelayMs));
     const next = this.answers.shift() ?? { sdp: "v=0\r\nanswer\r\n", location: `/api/v1/cameras/${camera}/whep/s${++this.n}` };
     if (next instanceof Error) throw next;
     return next;

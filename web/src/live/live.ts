@@ -22,6 +22,7 @@ import {
 
 export const OFFLINE_MESSAGE = "The camera is offline. Waiting for it…";
 const WATCH_MS = 500;
+const FIRST_FRAME_WATCH_MS = 200; // sooner "playing", and the 3-s bound kept closely
 
 export interface LiveDeps {
   api: WhepApi;
@@ -80,7 +81,7 @@ export async function startLive(
 
   const toHls = async (reason: string): Promise<void> => {
     endWebrtc();
-    if (destroyed || hls) return;
+    if (destroyed || transport === "hls") return; // once: HLS stays for the rest of the view
     transport = "hls";
     console.info(`Live view over HLS: ${reason}`);
     const gen = ++generation;
@@ -135,12 +136,17 @@ export async function startLive(
     else if (action === "hls") void toHls("no frame over WebRTC");
   };
 
-  const connected = (session: WhepSession): void => {
-    const w: Watch = { session, startedMs: deps.now(), firstFrameMs: null, lastFrameMs: null, frames: 0, jitter: null, stats: null };
+  const connected = (session: WhepSession, startedMs: number): void => {
+    const w: Watch = { session, startedMs, firstFrameMs: null, lastFrameMs: null, frames: 0, jitter: null, stats: null };
     watch = w;
     video.srcObject = session.stream;
     play(video, cb);
-    poll = setInterval(() => void check(w), WATCH_MS);
+    const firstPoll = setInterval(() => {
+      if (w.firstFrameMs === null) return void check(w);
+      clearInterval(firstPoll);
+      if (watch === w) poll = setInterval(() => void check(w), WATCH_MS);
+    }, FIRST_FRAME_WATCH_MS);
+    poll = firstPoll;
     session.pc.addEventListener("connectionstatechange", () => {
       if (session.pc.connectionState === "failed") void check(w);
     });
@@ -148,6 +154,7 @@ export async function startLive(
 
   const start = async (): Promise<void> => {
     const gen = ++generation;
+    const startedMs = deps.now(); // the 3 s for a first frame count from here, offer included
     if (!played && restarts === 0) cb.onStatus("loading");
     const info = await webrtcInfo(deps.api).catch((error: unknown) => error);
     if (destroyed || gen !== generation) return;
@@ -160,7 +167,7 @@ export async function startLive(
     try {
       const session = await connectWhep(deps.api, deps.peer, camera, iceServers);
       if (destroyed || gen !== generation) return session.close();
-      connected(session);
+      connected(session, startedMs);
     } catch (error) {
       if (destroyed || gen !== generation) return;
       const outcome = afterOfferError(error, restarts);

@@ -45,6 +45,14 @@ describe("connectWhep", () => {
     expect(api.offers[0]!.sdp).not.toContain("a=candidate:");
   });
 
+  it("makes no offer when gathering ends without a candidate (UDP blocked by policy)", async () => {
+    const api = new FakeWhepApi();
+    const error = await connectWhep(api, peers({ noCandidates: true }), "front", []).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/no ICE candidate/);
+    expect(api.offers).toHaveLength(0);
+    expect(FakePeer.made[0]!.closed).toBe(true);
+  });
+
   it("closes the connection and passes the server's refusal on", async () => {
     const api = new FakeWhepApi();
     api.answers.push(apiError(503, "too_many_viewers"));

@@ -103,6 +103,10 @@ export async function connectWhep(
     await iceGathered(pc);
     const offer = pc.localDescription?.sdp;
     if (!offer) throw new Error("the browser made no SDP offer");
+    if (pc.iceGatheringState === "complete" && !/^a=candidate:/m.test(offer)) {
+      // Nothing to reach the server from (UDP blocked by policy, no TURN): no offer to make.
+      throw new Error("the browser has no ICE candidate (UDP blocked?)");
+    }
     const answer = await api.whepOffer(camera, offer, signal);
     location = answer.location;
     if (signal?.aborted) throw new DOMException("aborted", "AbortError");
