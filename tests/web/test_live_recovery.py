@@ -36,6 +36,8 @@ def page(browser: Browser, stack: Stack) -> Iterator[Page]:
     page.get_by_role("link", name="front", exact=True).click()
     expect(page.get_by_label("Live video from front")).to_be_visible()
     wait_playing(page)
+    # The server has WebRTC off: the app asked, and plays HLS.
+    assert page.evaluate("window.__doorbell.player().transport") == "hls"
     page.evaluate("() => { window.__sameDocument = true }")  # gone if the page reloads
     yield page
     context.close()
