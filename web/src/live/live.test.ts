@@ -49,7 +49,11 @@ async function harness(setup: (api: FakeWhepApi) => void = () => undefined, over
   } as unknown as Player;
   const deps: LiveDeps = {
     api,
-    peer: (config) => new FakePeer(config, { frames: () => frames.n }) as unknown as RTCPeerConnection,
+    // Each connection counts the frames decoded since it was made (frames.n goes up for all).
+    peer: (config) => {
+      const before = frames.n;
+      return new FakePeer(config, { frames: () => frames.n - before }) as unknown as RTCPeerConnection;
+    },
     startHls: async () => {
       h.hlsStarts++;
       return hlsPlayer;
@@ -156,6 +160,7 @@ describe("startLive", () => {
 
   it("restarts over WebRTC when the frames stop, and plays again", async () => {
     const h = await harness();
+    await run(100); // connected
     h.frames.n = 5;
     await run(600);
     expect(last(h)).toBe("playing");
@@ -173,17 +178,34 @@ describe("startLive", () => {
 
   it("shows an offline camera and offers again until it is back, still over WebRTC", async () => {
     const h = await harness();
+    await run(100); // connected
     h.frames.n = 5;
     await run(600);
     h.api.answers.push(apiError(503, "camera_offline"), apiError(503, "camera_offline"));
     await run(3_000 + 600); // frames stopped: restart, refused
     expect(h.statuses.at(-1)).toEqual(["reconnecting", OFFLINE_MESSAGE]);
-    await run(5_000); // backoff: offers again, refused again, then accepted
+    for (let t = 0; t < 10_000 && h.api.offers.length < 4; t += 100) await run(100); // backoff: refused again, then accepted
     expect(h.api.offers).toHaveLength(4);
+    await run(100);
     h.frames.n = 9;
     await run(600);
     expect(last(h)).toBe("playing");
     expect(h.hlsStarts).toBe(0);
+  });
+
+  it("does not count an offline camera's refusals as failed restarts", async () => {
+    const h = await harness();
+    await run(100); // connected
+    h.frames.n = 5;
+    await run(600);
+    h.api.answers.push(...[1, 2, 3, 4].map(() => apiError(503, "camera_offline")));
+    // Frames stopped: a restart, four refusals (the camera is away), then the camera is back.
+    for (let t = 0; t < 30_000 && h.api.offers.length < 6; t += 100) await run(100);
+    expect(h.api.offers).toHaveLength(6);
+    expect(h.statuses.filter(([, m]) => m === OFFLINE_MESSAGE)).toHaveLength(4);
+    await run(5_000); // its first frame is slow to come (3 s): one more try, not HLS yet
+    expect(h.hlsStarts).toBe(0);
+    expect(h.api.offers.length).toBeGreaterThanOrEqual(7);
   });
 
   it("ends the session with keepalive when the page goes away", async () => {

@@ -66,7 +66,8 @@ export async function startLive(
   let watch: Watch | null = null;
   let destroyed = false;
   let played = false;
-  let restarts = 0;
+  let restarts = 0; // connections without a frame since the last one (MAX_RESTARTS: then HLS)
+  let offlineTries = 0; // offers refused as camera_offline in a row (their backoff only)
   let timer: ReturnType<typeof setTimeout> | null = null;
   let poll: ReturnType<typeof setInterval> | null = null;
   let generation = 0; // a start superseded by another (or by destroy) drops its result
@@ -155,7 +156,7 @@ export async function startLive(
   const start = async (): Promise<void> => {
     const gen = ++generation;
     const startedMs = deps.now(); // the 3 s for a first frame count from here, offer included
-    if (!played && restarts === 0) cb.onStatus("loading");
+    if (!played && restarts === 0 && offlineTries === 0) cb.onStatus("loading");
     const info = await webrtcInfo(deps.api).catch((error: unknown) => error);
     if (destroyed || gen !== generation) return;
     if (info instanceof ApiError && info.status === 401) return cb.onSignIn();
@@ -167,14 +168,15 @@ export async function startLive(
     try {
       const session = await connectWhep(deps.api, deps.peer, camera, iceServers);
       if (destroyed || gen !== generation) return session.close();
+      offlineTries = 0;
       connected(session, startedMs);
     } catch (error) {
       if (destroyed || gen !== generation) return;
-      const outcome = afterOfferError(error, restarts);
+      const outcome = afterOfferError(error, offlineTries);
       if (outcome.kind === "signIn") return cb.onSignIn();
       if (outcome.kind === "hls") return toHls(outcome.reason);
       cb.onStatus("reconnecting", OFFLINE_MESSAGE);
-      restarts++;
+      offlineTries++;
       schedule(outcome.delayMs, () => void start());
     }
   };
