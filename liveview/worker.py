@@ -349,6 +349,9 @@ class Viewer:
         self.pipeline.set_state(Gst.State.PLAYING)
         transceiver = sink_pad.get_property("transceiver")
         transceiver.set_property("direction", GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY)
+        # Resend what the browser reports lost (RTX, when it offers it): without it, a packet
+        # lost on Wi-Fi spoils the picture until the next keyframe.
+        transceiver.set_property("do-nack", True)
 
     # -- negotiation (main loop) ---------------------------------------------------------
     def negotiate(self, offer_text: str) -> None:
@@ -721,6 +724,9 @@ def main(argv: list[str]) -> int:
         stream=sys.stderr,
     )
     config = WorkerConfig.from_json(argv[0] if argv else "{}")
+    # GStreamer's DTLS makes its one certificate (RSA 2048) when the first DTLS element is
+    # made: 0.4 s here, 1-2 s on a busy machine, which the first viewer would wait for.
+    _make("dtlsdec")
     output = Output(sys.stdout)
     worker = Worker(config, output)
     threading.Thread(
