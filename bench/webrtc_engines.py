@@ -26,9 +26,11 @@ non-trickle, no STUN.
 Measured per engine and N (0 = the warm pull alone, the baseline): the SENDER process's CPU
 (% of one core, utime+stime of all its threads from /proc/<pid>/stat over `--window-s`, the
 median of `--windows` windows), its RSS, the least-squares slope per additional viewer, the
-time from the offer POST to the answer and to the first frame, and the frame rate every
-viewer received during the windows (the slowest viewer's). The API process (signalling only
-once the viewers play) is not counted for webrtcbin, as aiohttp's share is for aiortc.
+time from the offer POST to the answer and to the first frame, the frame rate every
+viewer received during the windows (the slowest viewer's), and the RTP packets the viewers
+never received (aiortc's receiver stats: a packet retransmitted on a NACK counts as
+received). The API process (signalling only once the viewers play) is not counted for
+webrtcbin, as aiohttp's share is for aiortc.
 """
 
 from __future__ import annotations
@@ -282,6 +284,12 @@ async def connect(client: httpx.AsyncClient, url: str, token: str | None) -> Vie
     return Viewer(pc, location, 1000 * (answered - sent), 1000 * (decoder.first - sent), decoder)
 
 
+async def packets_lost(pc: RTCPeerConnection) -> int:
+    """RTP packets never received, retransmissions counted as received (aiortc's stats)."""
+    report = await pc.getStats()
+    return sum(int(s.packetsLost) for s in report.values() if s.type == "inbound-rtp")
+
+
 async def run_viewers(url: str, count: int, token: str | None) -> None:
     """`count` viewers; one JSON line when all play, one more (frame rates) when stdin closes,
     then every session DELETEd."""
@@ -296,7 +304,8 @@ async def run_viewers(url: str, count: int, token: str | None) -> None:
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
         elapsed = time.monotonic() - start
         fps = [(v.decoder.frames - c) / elapsed for v, c in zip(viewers, counts, strict=True)]
-        print(json.dumps({"fps": fps}), flush=True)
+        print(json.dumps({"fps": fps, "lost": [await packets_lost(v.pc) for v in viewers]}),
+              flush=True)  # fmt: skip
         for viewer in viewers:
             await client.delete(viewer.location, headers=headers)
             await viewer.pc.close()
@@ -312,6 +321,7 @@ class Point:
     answer_ms: list[float] = field(default_factory=list)
     first_frame_ms: list[float] = field(default_factory=list)
     min_fps: float | None = None
+    lost: int | None = None  # RTP packets its viewers never received (whole sessions)
 
 
 def rss_mib(pid: int) -> float:
@@ -373,13 +383,13 @@ def measure(
         cpu, rss = cpu_windows(pid, windows, args.window_s), rss_mib(pid)
         assert proc.stdin is not None
         proc.stdin.close()
-        fps = read_line(proc, 30)["fps"]
+        left = read_line(proc, 30)
         proc.wait(30)
     finally:
         stop(proc)
     wait_until(f"{engine.name}'s viewers gone", lambda: engine.viewers() == 0, 30)
     return Point(engine.name, count, cpu, rss, joined["answer_ms"], joined["first_frame_ms"],
-                 min(fps))  # fmt: skip
+                 min(left["fps"]), sum(left["lost"]))  # fmt: skip
 
 
 def start_stack(
@@ -485,7 +495,7 @@ def _row(p: Point) -> list[str]:
     cpu = f"{statistics.median(p.cpu):.1f} ({min(p.cpu):.1f}-{max(p.cpu):.1f})" if p.cpu else "-"
     fps = "-" if p.min_fps is None else f"{p.min_fps:.1f}"
     return [p.engine, str(p.viewers), cpu, f"{p.rss_mib:.0f}", _ms(p.answer_ms),
-            _ms(p.first_frame_ms), fps]  # fmt: skip
+            _ms(p.first_frame_ms), fps, "-" if p.lost is None else str(p.lost)]  # fmt: skip
 
 
 def _ratios(by: dict[str, list[Point]], counts: list[int]) -> list[list[str]]:
@@ -506,7 +516,7 @@ def report(points: list[Point], args: argparse.Namespace, info: dict[str, str]) 
     slopes = {e: slope(by[e]) for e in ENGINES}
     header = ["engine", "viewers", "sender CPU % of a core, median (min-max)", "sender RSS MiB",
               "offer to answer ms, median (max)", "offer to first frame ms, median (max)",
-              "slowest viewer fps"]  # fmt: skip
+              "slowest viewer fps", "packets lost, all viewers"]  # fmt: skip
     lines = [
         "Machine: " + "; ".join(f"{k}: {v}" for k, v in info.items()),
         f"{args.windows} windows of {args.window_s:g} s per point, after {args.settle_s:g} s.",
