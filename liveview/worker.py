@@ -333,6 +333,10 @@ class Viewer:
             ice.set_property("max-rtp-port", config.port_max)  # max first: min must be <= max
             ice.set_property("min-rtp-port", config.port_min)
         ice.set_property("ice-tcp", config.ice_tcp)
+        # No UPnP: libnice would ask the LAN's router (SSDP on port 1900) to open a port for
+        # every viewer, and hold each answer's gathering 200 ms for the router's reply.
+        # Forwarding is the owner's decision (docs/deploy.md), not ours.
+        ice.get_property("agent").set_property("upnp", False)
         for element in (self.appsrc, pay, rtp_caps, self.webrtc):
             self.pipeline.add(element)
         self.appsrc.link(pay)
@@ -349,9 +353,9 @@ class Viewer:
         self.pipeline.set_state(Gst.State.PLAYING)
         transceiver = sink_pad.get_property("transceiver")
         transceiver.set_property("direction", GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY)
-        # Resend what the browser reports lost (RTX, when it offers it): without it, a packet
-        # lost on Wi-Fi spoils the picture until the next keyframe.
-        transceiver.set_property("do-nack", True)
+        # No retransmission (do-nack): with it, webrtcbin 1.22 answered an RTX format and
+        # Chromium then showed no frame at all. A packet lost on Wi-Fi spoils the picture
+        # until the next keyframe (1 s at most, the agent's GOP).
 
     # -- negotiation (main loop) ---------------------------------------------------------
     def negotiate(self, offer_text: str) -> None:

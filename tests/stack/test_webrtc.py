@@ -112,9 +112,6 @@ def test_the_answer_sends_the_cameras_h264_from_the_configured_ports(stack: Serv
         # The camera's High-profile stream goes out as the offer's constrained baseline format
         # (Chromium offers no High 4:2:0; every H.264 decoder takes it whatever was agreed).
         assert "a=rtpmap:108 H264/90000" in answer
-        # Lost packets are resent (NACK, answered over the offer's RTX format for 108).
-        assert re.search(r"^a=rtcp-fb:108 nack\r?$", answer, re.MULTILINE), answer
-        assert re.search(r"^a=fmtp:\d+ apt=108", answer, re.MULTILINE), answer
         ports = [
             int(p)
             for p in re.findall(

@@ -23,6 +23,8 @@ export class FakeMediaStream {
 export interface FakePeerOptions {
   /** ms after setLocalDescription when gathering completes; null: never. */
   gatherMs?: number | null;
+  /** ms after setLocalDescription when the first candidate comes; null: only at the end. */
+  candidateMs?: number | null;
   /** Gathering completes with no candidate (UDP blocked by policy). */
   noCandidates?: boolean;
   /** The frame count getStats reports, read at each call. */
@@ -61,11 +63,20 @@ export class FakePeer extends EventTarget {
   async setLocalDescription(d: { type: string; sdp: string }): Promise<void> {
     this.localDescription = { ...d };
     this.iceGatheringState = "gathering";
+    const line = "a=candidate:1 1 udp 1 192.0.2.1 5000 typ host";
+    const candidateMs = this.options.candidateMs === undefined ? null : this.options.candidateMs;
+    if (candidateMs !== null && !this.options.noCandidates) {
+      setTimeout(() => {
+        this.localDescription = { type: "offer", sdp: `${d.sdp}${line}\r\n` };
+        const event = Object.assign(new Event("icecandidate"), { candidate: { candidate: line.slice(2) } });
+        this.dispatchEvent(event);
+      }, candidateMs);
+    }
     const ms = this.options.gatherMs === undefined ? 10 : this.options.gatherMs;
     if (ms === null) return;
     setTimeout(() => {
       this.iceGatheringState = "complete";
-      const candidate = this.options.noCandidates ? "" : "a=candidate:1 1 udp 1 192.0.2.1 5000 typ host\r\n";
+      const candidate = this.options.noCandidates ? "" : `${line}\r\n`;
       this.localDescription = { type: "offer", sdp: `${d.sdp}${candidate}` };
       this.dispatchEvent(new Event("icegatheringstatechange"));
     }, ms);

@@ -33,6 +33,17 @@ describe("connectWhep", () => {
     expect((session.stream as unknown as FakeMediaStream).getTracks().map((t) => t.id)).toEqual(["v0"]);
   });
 
+  it("offers at the first candidate, without waiting for the rest of gathering", async () => {
+    vi.useFakeTimers();
+    const api = new FakeWhepApi();
+    const connecting = connectWhep(api, peers({ candidateMs: 5, gatherMs: 500 }), "front", []);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(api.offers).toHaveLength(1);
+    expect(api.offers[0]!.sdp).toContain("a=candidate:");
+    await vi.advanceTimersByTimeAsync(500);
+    await connecting;
+  });
+
   it("sends what it has when ICE gathering does not complete within a second", async () => {
     vi.useFakeTimers();
     const api = new FakeWhepApi();

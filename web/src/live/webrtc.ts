@@ -1,6 +1,6 @@
 /**
- * A WHEP client: one receive-only RTCPeerConnection per live view, its offer sent whole (no
- * trickle: ICE gathering waited for, at most ~1 s) through the API client, the answer set, the
+ * A WHEP client: one receive-only RTCPeerConnection per live view, its offer sent once (no
+ * trickle: at the first ICE candidate, or when gathering ends, at most ~1 s) through the API client, the answer set, the
  * session ended with a DELETE (keepalive on pagehide). Tuned for the smallest delay; the
  * measured delay read from getStats. Whether to use it at all is lib/transport.ts's decision.
  */
@@ -40,20 +40,32 @@ export function resetWebrtcInfo(): void {
   info = null;
 }
 
-/** Resolves when ICE gathering is complete or after `maxMs`, whichever is first. */
+/**
+ * Resolves at the browser's first ICE candidate, when gathering completes, or after `maxMs`,
+ * whichever is first. The server is the side that must be reachable (the browser's host
+ * candidates are mDNS names it cannot use): it learns the browser's address from its checks,
+ * so the offer need not wait for the rest of gathering (~130 ms in Chromium). One candidate
+ * shows the browser can reach out at all; none at the end means it cannot (UDP blocked).
+ */
 export function iceGathered(pc: RTCPeerConnection, maxMs = ICE_GATHERING_MAX_MS): Promise<void> {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
       clearTimeout(timer);
       pc.removeEventListener("icegatheringstatechange", onChange);
+      pc.removeEventListener("icecandidate", onCandidate);
       resolve();
     };
     const onChange = (): void => {
       if (pc.iceGatheringState === "complete") done();
     };
+    const onCandidate = (e: Event): void => {
+      const candidate = (e as RTCPeerConnectionIceEvent).candidate;
+      if (candidate && candidate.candidate !== "") done();
+    };
     const timer = setTimeout(done, maxMs);
     pc.addEventListener("icegatheringstatechange", onChange);
+    pc.addEventListener("icecandidate", onCandidate);
   });
 }
 
