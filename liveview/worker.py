@@ -409,9 +409,9 @@ class Viewer:
         GLib.idle_add(self._candidate_seen)
 
     def _candidate_seen(self) -> bool:
-        """Host candidates come within milliseconds; libnice reports gathering complete about
-        200 ms later even with nothing else to gather. Without STUN/TURN, answer once no new
-        candidate came for CANDIDATES_SETTLE_MS."""
+        """Host candidates come within milliseconds. Without STUN/TURN, answer once no new
+        candidate came for CANDIDATES_SETTLE_MS, should "gathering complete" be late (it was
+        200 ms late with libnice's UPnP on)."""
         if self.answered or self.ended or self.worker.config.gathers_remote:
             return False
         self._cancel("settle")
