@@ -75,12 +75,15 @@ def delay_ms(shown: int, now_ms: int) -> int:
 
 # `decode` and `delay_ms` in a page: reads the clock off every frame `video` presents for
 # `seconds` (`requestVideoFrameCallback`, drawn to a canvas) and resolves to the delays in ms
-# (the frame's expected display time minus the clock it shows).
+# (the frame's expected display time, on the wall clock, minus the clock it shows).
 READ_DELAYS_JS = """(video, seconds) => new Promise((resolve) => {
   const W = 320, H = 180, canvas = document.createElement("canvas");
   canvas.width = W; canvas.height = H;
   const g = canvas.getContext("2d", { willReadFrequently: true });
   const delays = [], end = performance.now() + seconds * 1000;
+  // The page's clock (timeOrigin + monotonic time) drifts from the wall clock the frames
+  // carry (NTP slews one, not the other): measured once, added to every display time.
+  const skew = Date.now() - (performance.timeOrigin + performance.now());
   const step = (_now, meta) => {
     g.drawImage(video, 0, 0, W, H);
     const d = g.getImageData(0, 0, W, H).data;
@@ -95,7 +98,7 @@ READ_DELAYS_JS = """(video, seconds) => new Promise((resolve) => {
       for (let bit = 0; bit < 32; bit++) {
         shown = shown * 2 + (luma(bit * 20 + 10, 20) > threshold ? 1 : 0);
       }
-      const displayed = performance.timeOrigin + meta.expectedDisplayTime;
+      const displayed = performance.timeOrigin + meta.expectedDisplayTime + skew;
       delays.push(((displayed % 2 ** 32) - shown + 2 ** 32) % 2 ** 32);
     }
     if (performance.now() < end) video.requestVideoFrameCallback(step);
@@ -152,8 +155,9 @@ def publish(url: str, seconds: float, stop: threading.Event | None = None) -> No
 
 
 def relay_delays(url: str, seconds: float) -> list[int]:
-    """The clock's delay at an RTMP server: frames played from `url` for `seconds`, decoded
-    here at once (no jitter buffer, no display), each `delay_ms` when it leaves the decoder.
+    """The clock's delay at an RTMP server: frames played from `url` for `seconds` (after a
+    second of catch-up), decoded here at once (no jitter buffer, no display), each `delay_ms`
+    when it leaves the decoder.
     The part of a player's glass to glass spent before the server (encoder, RTMP, relay)."""
     import gi
 
@@ -162,19 +166,22 @@ def relay_delays(url: str, seconds: float) -> list[int]:
 
     Gst.init(None)
     pipeline = Gst.parse_launch(
-        f'rtmp2src location="{url}" ! flvdemux ! h264parse ! avdec_h264 ! videoconvert '
-        "! video/x-raw,format=GRAY8 ! appsink name=sink sync=false max-buffers=50"
+        # One decoding thread: frame threading would hold each frame back a frame or more.
+        f'rtmp2src location="{url}" ! flvdemux ! h264parse ! avdec_h264 max-threads=1 '
+        "! videoconvert ! video/x-raw,format=GRAY8 ! appsink name=sink sync=false max-buffers=50"
     )
     assert isinstance(pipeline, Gst.Bin)
     sink = pipeline.get_by_name("sink")
     assert sink is not None
     pipeline.set_state(Gst.State.PLAYING)
     delays: list[int] = []
-    end = time.monotonic() + seconds
+    # The first second out of the decoder is the relay's catch-up, not steady state.
+    settled = time.monotonic() + 1.0
+    end = settled + seconds
     try:
         while time.monotonic() < end:
             sample = sink.emit("try-pull-sample", Gst.SECOND)
-            if sample is None:
+            if sample is None or time.monotonic() < settled:
                 continue
             now = time.time_ns() // 10**6
             structure = sample.get_caps().get_structure(0)
