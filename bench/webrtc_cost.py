@@ -46,7 +46,7 @@ class Window:
     api_pss_kib: int
     min_received_fps: float | None  # frames per second the least served viewer received
     median_decoded_fps: float | None  # frames per second a viewer decoded (Chromium's share)
-    udp_drops: int  # datagrams dropped by the kernel at full UDP receive buffers
+    udp_drops: int | None = None  # datagrams the kernel dropped at full UDP receive buffers
 
 
 def worker_pid(server: Server) -> int:

@@ -193,6 +193,7 @@ def run(args: argparse.Namespace) -> Results:
             measure_latency(page, server, args, out)
             out.loadavg.append(Path("/proc/loadavg").read_text().split(" ", 3)[0])
             measure_cost(page, server, args, out)
+            out.loadavg.append(Path("/proc/loadavg").read_text().split(" ", 3)[0])
             browser.close()
     print(f"bench: logs in {root}", file=sys.stderr)
     return out
