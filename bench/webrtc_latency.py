@@ -2,7 +2,7 @@
 pixels, time to first frame, and the server's CPU and memory per viewer and per camera.
 
     .venv/bin/python bench/webrtc_latency.py [--rounds 5] [--seconds 15] [--window 15]
-                                             [--sweeps 2] [--json results.json]
+                                             [--sweeps 2] [--on-demand] [--json results.json]
 
 The real stack on loopback: `doorbell serve` with its nginx-rtmp relay and media worker
 (`python -m liveview`), two cameras each published by bench/pixelclock.py (640x360, 25 fps,
@@ -14,8 +14,10 @@ the answer set, the MediaStream played) or over HLS with hls.js and the app's LI
 
 Latency: `--rounds` rounds, each playing WebRTC and HLS (alternating which goes first) for
 `--seconds` after 2 s of play, reading the clock off every presented frame. First frame: from
-before the player is made to the first presented frame, for WebRTC with the camera's pull
-cold (no viewer for longer than the pull's linger) and warm (another session just ended).
+before the player is made to the first presented frame; for WebRTC, the round's start (with
+the server's default `webrtc.warm`, the camera's pull is open before anyone watches; with
+`--on-demand`, warm = false, nobody has watched it for longer than the pull's linger: a cold
+pull) and a second start right after the first session ended.
 
 Cost: CPU of the media worker, the API process and the relay/segmenters over `--window`
 seconds, from /proc (utime+stime), with 0, 1, 5 and 20 viewers of one camera and with two
@@ -73,7 +75,8 @@ class Results:
     rounds: list[Round] = field(default_factory=list)
     # The worker's first session (it makes its DTLS certificate then), before the rounds.
     first_session: dict[str, float] = field(default_factory=dict)
-    warm: list[dict[str, float]] = field(default_factory=list)  # WebRTC, pull already running
+    warm: list[dict[str, float]] = field(default_factory=list)  # WebRTC, started again at once
+    warm_pulls: bool = True  # webrtc.warm: every online camera pulled before anyone watches
     relay: list[float] = field(default_factory=list)  # the clock decoded off the relay, ms
     windows: list[Window] = field(default_factory=list)
     loadavg: list[str] = field(default_factory=list)
@@ -85,16 +88,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=15.0, help="frames read per round")
     parser.add_argument("--window", type=float, default=15.0, help="CPU window per scenario")
     parser.add_argument("--sweeps", type=int, default=2, help="times through the scenarios")
+    parser.add_argument(
+        "--on-demand",
+        action="store_true",
+        help="webrtc.warm = false: pull a camera only while watched (cold first frames)",
+    )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--report", type=Path, help="only print the report of a --json file")
     return parser.parse_args(argv)
 
 
-def start_stack(root: Path, stack: ExitStack) -> Server:
+def start_stack(root: Path, stack: ExitStack, warm: bool) -> Server:
     ports = 20000 + (os.getpid() % 100) * 100  # below the ephemeral range, ours alone
     webrtc = {"max_viewers_per_camera": 30, "max_viewers": 60, "source_linger_s": LINGER_S,
-              "udp_port_min": ports, "udp_port_max": ports + 99}  # fmt: skip
-    server = Server(root, CAMERAS, buffer_seconds=60, extra={"webrtc": webrtc})
+              "udp_port_min": ports, "udp_port_max": ports + 99, "warm": warm}  # fmt: skip
+    server = Server(root, CAMERAS, buffer_seconds=60, webrtc_extra=webrtc)
     server.start()
     stack.callback(server.stop)
     clock = str(Path(__file__).with_name("pixelclock.py"))
@@ -112,9 +120,12 @@ def webrtc_state(server: Server) -> dict[str, Any]:
     return state
 
 
-def wait_cold(server: Server) -> None:
-    """Until the worker pulls no camera (the linger after the last viewer is over)."""
-    wait_until("no pull", lambda: webrtc_state(server).get("pulls") == 0, LINGER_S + 15)
+def wait_pulls(server: Server, warm: bool) -> None:
+    """Until the worker pulls every camera (warm) or none (on demand: the linger after the
+    last viewer is over)."""
+    want = len(CAMERAS) if warm else 0
+    pulls = lambda: webrtc_state(server).get("pulls") == want  # noqa: E731
+    wait_until(f"{want} pulls", pulls, LINGER_S + 15)
 
 
 def play(page: Page, kind: str, config: dict[str, Any]) -> dict[str, float]:
@@ -143,7 +154,7 @@ def measure_latency(page: Page, server: Server, args: argparse.Namespace, out: R
     for n in range(args.rounds):
         for kind in ("webrtc", "hls") if n % 2 == 0 else ("hls", "webrtc"):
             if kind == "webrtc":
-                wait_cold(server)
+                wait_pulls(server, out.warm_pulls)
             print(f"bench: round {n + 1}/{args.rounds}: {kind}...", file=sys.stderr)
             out.rounds.append(latency_round(page, kind, args.seconds, config))
             if kind == "webrtc":  # the pull lingers: a second start is warm
@@ -167,7 +178,7 @@ def measure_cost(page: Page, server: Server, args: argparse.Namespace, out: Resu
         for scenario in SCENARIOS:
             print(f"bench: sweep {sweep + 1}: {scenario.name}...", file=sys.stderr)
             if not scenario.viewers:
-                wait_cold(server)
+                wait_pulls(server, out.warm_pulls)
             viewers_flowing(page, scenario)
             time.sleep(3.0)  # past the first frames' burst and the browsers' ramp-up
             pid = worker_pid(server)
@@ -178,10 +189,12 @@ def measure_cost(page: Page, server: Server, args: argparse.Namespace, out: Resu
 
 
 def run(args: argparse.Namespace) -> Results:
-    out = Results(loadavg=[Path("/proc/loadavg").read_text().split(" ", 3)[0]])
+    out = Results(
+        loadavg=[Path("/proc/loadavg").read_text().split(" ", 3)[0]], warm_pulls=not args.on_demand
+    )
     root = Path(tempfile.mkdtemp(prefix="bench-webrtc-"))
     with ExitStack() as stack:
-        server = start_stack(root, stack)
+        server = start_stack(root, stack, out.warm_pulls)
         if not webrtc_state(server):
             raise SystemExit(f"bench: the server reports no WebRTC worker: {server.health()}")
         with sync_playwright() as driver:
@@ -206,6 +219,7 @@ def load(path: Path) -> Results:
         rounds=[Round(**r) for r in raw["rounds"]],
         first_session=raw["first_session"],
         warm=raw["warm"],
+        warm_pulls=raw.get("warm_pulls", False),  # runs before the option pulled on demand
         relay=raw["relay"],
         windows=[Window(**w) for w in raw["windows"]],
         loadavg=raw["loadavg"],

@@ -66,14 +66,18 @@ def _marks(samples: list[dict[str, float]], names: list[str]) -> str:
     return ", ".join(parts)
 
 
+def _pulls(results: Results) -> str:
+    return "pulls kept warm" if results.warm_pulls else "pull opened on demand: cold"
+
+
 def first_frame_table(results: Results) -> str:
     cold = [r.marks for r in results.rounds if r.kind == "webrtc"]
     hls = [r.marks for r in results.rounds if r.kind == "hls"]
     webrtc_steps = ["gathered", "answered", "connected"]
     rows = []
     for what, samples, steps in [
-        ("WebRTC, camera not pulled yet (cold)", cold, webrtc_steps),
-        ("WebRTC, pull already running (warm)", results.warm, webrtc_steps),
+        (f"WebRTC, first viewer ({_pulls(results)})", cold, webrtc_steps),
+        ("WebRTC, again at once (the pull running)", results.warm, webrtc_steps),
         ("HLS (app's LIVE_CONFIG)", hls, ["playlist", "buffered"]),
     ]:
         firsts = [s["first_frame"] for s in samples]
@@ -160,7 +164,8 @@ def derived(windows: list[Window]) -> str:
         f"squares over every 1-, 5- and 20-viewer window); from the medians "
         f"{d['worker_1_to_20']:.2f} % (1 -> 20 viewers), {d['worker_1_to_5']:.2f} % (1 -> 5); API "
         f"{d['api_1_to_20']:+.2f} %; worker RSS {d['rss_1_to_20_kib']:.0f} KiB",
-        f"- the first viewer of a camera (its pull and one session): {d['first_viewer']:.1f} % "
+        f"- the first viewer of a camera (one session; its pull too if on demand): "
+        f"{d['first_viewer']:.1f} % "
         f"of a core; a second camera with one viewer: {d['camera']:+.1f} %, worker RSS "
         f"{d['camera_rss_kib'] / 1024:+.1f} MiB",
     ])  # fmt: skip
@@ -176,9 +181,10 @@ def goals(results: Results) -> str:
     rows = [
         ["glass to glass, median", "≤ 400 ms", f"{median:.0f} ms", _met(median, GOALS["median"])],
         ["glass to glass, p95", "≤ 600 ms", f"{p95:.0f} ms", _met(p95, GOALS["p95"])],
-        ["first frame (cold, median)", "≤ 1.0 s", f"{first:.0f} ms (max {max(cold):.0f})",
+        [f"first frame, first viewer ({_pulls(results)})", "≤ 1.0 s",
+         f"{first:.0f} ms (max {max(cold):.0f})",
          _met(first, GOALS["first_frame"])],
-        ["first frame (warm: the pull running)", "≤ 1.0 s", f"{again:.0f} ms (max {max(warm):.0f})",
+        ["first frame, again at once", "≤ 1.0 s", f"{again:.0f} ms (max {max(warm):.0f})",
          _met(again, GOALS["first_frame"])],
         ["CPU per additional viewer", "≤ 1 % of a core", f"{extra:.2f} %",
          _met(extra, GOALS["per_viewer"])],
