@@ -204,6 +204,16 @@ def descendants(root: int) -> list[int]:
     return found
 
 
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) of `pid`, in KiB."""
+    out: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
+        key, _, value = line.partition(":")
+        if key in {"VmRSS", "VmHWM"}:
+            out[key] = int(value.split()[0])
+    return out
+
+
 def pss_bytes(pid: int) -> int:
     """Proportional set size (shared pages split among sharers), so sums do not double count."""
     try:
@@ -285,6 +295,12 @@ def machine() -> dict[str, str]:
         "ffmpeg": " ".join(version.split()[:3]),
         "loadavg at start": Path("/proc/loadavg").read_text().split(" ", 3)[0],
     }
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The `q` quantile (0..1) of `values`, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:

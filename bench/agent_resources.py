@@ -41,7 +41,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from _common import CLK_TCK, cpu_seconds, markdown_table, private_relay, stop, tail, wait_until
+from _common import (
+    CLK_TCK,
+    cpu_seconds,
+    markdown_table,
+    memory_kib,
+    private_relay,
+    stop,
+    tail,
+    wait_until,
+)
 from pydantic import SecretStr
 
 from agent.config import AgentSettings
@@ -87,16 +96,6 @@ def group_of(pid: int, tid: int, comm: str) -> str:
     if tid == pid:
         return MAIN
     return next((name for name, match in GROUPS if match(comm)), OTHER)
-
-
-def memory_kib(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (peak RSS) of `pid`, in KiB."""
-    out: dict[str, int] = {}
-    for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
-        key, _, value = line.partition(":")
-        if key in {"VmRSS", "VmHWM"}:
-            out[key] = int(value.split()[0])
-    return out
 
 
 @dataclass

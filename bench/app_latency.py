@@ -31,7 +31,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from _common import machine, markdown_table, wait_until
+from _common import machine, markdown_table, percentile, wait_until
+from pixelclock import read_delays
 from playwright.sync_api import Page, Route, sync_playwright
 
 from tests.stack.harness import Server, device_token, stop
@@ -51,37 +52,6 @@ PHONE: dict[str, Any] = {
 }
 USER, PASSWORD = "bench", "bench password 0123"
 KEY = "front-stream-key-0123456789"
-
-# Reads the pixel clock (bench/pixelclock.py's layout) off every presented frame for
-# `seconds`; resolves to the delays in ms (display time minus the frame's clock).
-GLASS_TO_GLASS_JS = """(seconds) => new Promise((resolve) => {
-  const video = window.__doorbell.player().video;
-  const W = 320, H = 180, canvas = document.createElement("canvas");
-  canvas.width = W; canvas.height = H;
-  const g = canvas.getContext("2d", { willReadFrequently: true });
-  const delays = [], end = performance.now() + seconds * 1000;
-  const step = (_now, meta) => {
-    g.drawImage(video, 0, 0, W, H);
-    const d = g.getImageData(0, 0, W, H).data;
-    const luma = (x, y) => {
-      const i = (Math.floor(y * H / 360) * W + Math.floor(x * W / 640)) * 4;
-      return (d[i] + d[i + 1] + d[i + 2]) / 3;
-    };
-    const white = luma(10, 60), black = luma(630, 60);
-    if (white - black > 100) {
-      const threshold = (white + black) / 2;
-      let shown = 0;
-      for (let bit = 0; bit < 32; bit++) {
-        shown = shown * 2 + (luma(bit * 20 + 10, 20) > threshold ? 1 : 0);
-      }
-      const displayed = performance.timeOrigin + meta.expectedDisplayTime;
-      delays.push(((displayed % 2 ** 32) - shown + 2 ** 32) % 2 ** 32);
-    }
-    if (performance.now() < end) video.requestVideoFrameCallback(step);
-    else resolve(delays);
-  };
-  video.requestVideoFrameCallback(step);
-})"""
 
 TAP_TO_FIRST_FRAME_JS = """async () => {
   const link = [...document.querySelectorAll("h2 a")].find((a) => a.textContent.trim() === "front");
@@ -152,19 +122,11 @@ def sign_in(page: Page) -> None:
     page.get_by_role("heading", name="Cameras").wait_for()
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def glass_to_glass(page: Page, seconds: float) -> list[float]:
     page.wait_for_function(
         "() => window.__doorbell?.player()?.video?.currentTime > 2", timeout=30_000
     )
-    delays: list[float] = page.evaluate(GLASS_TO_GLASS_JS, seconds)
-    if len(delays) < seconds * 10:
-        raise SystemExit(f"bench: only {len(delays)} frames read in {seconds} s")
-    return delays
+    return read_delays(page.evaluate_handle("window.__doorbell.player().video"), seconds)
 
 
 def baseline_page(page: Page) -> None:

@@ -17,9 +17,13 @@ import argparse
 import threading
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from playwright.sync_api import JSHandle
 
 WIDTH, HEIGHT, FPS = 640, 360, 25
 BITS = 32
@@ -69,6 +73,50 @@ def delay_ms(shown: int, now_ms: int) -> int:
     return (now_ms - shown) % (1 << BITS)
 
 
+# `decode` and `delay_ms` in a page: reads the clock off every frame `video` presents for
+# `seconds` (`requestVideoFrameCallback`, drawn to a canvas) and resolves to the delays in ms
+# (the frame's expected display time, on the wall clock, minus the clock it shows).
+READ_DELAYS_JS = """(video, seconds) => new Promise((resolve) => {
+  const W = 320, H = 180, canvas = document.createElement("canvas");
+  canvas.width = W; canvas.height = H;
+  const g = canvas.getContext("2d", { willReadFrequently: true });
+  const delays = [], end = performance.now() + seconds * 1000;
+  // The page's clock (timeOrigin + monotonic time) drifts from the wall clock the frames
+  // carry (NTP slews one, not the other): measured once, added to every display time.
+  const skew = Date.now() - (performance.timeOrigin + performance.now());
+  const step = (_now, meta) => {
+    g.drawImage(video, 0, 0, W, H);
+    const d = g.getImageData(0, 0, W, H).data;
+    const luma = (x, y) => {
+      const i = (Math.floor(y * H / 360) * W + Math.floor(x * W / 640)) * 4;
+      return (d[i] + d[i + 1] + d[i + 2]) / 3;
+    };
+    const white = luma(10, 60), black = luma(630, 60);
+    if (white - black > 100) {
+      const threshold = (white + black) / 2;
+      let shown = 0;
+      for (let bit = 0; bit < 32; bit++) {
+        shown = shown * 2 + (luma(bit * 20 + 10, 20) > threshold ? 1 : 0);
+      }
+      const displayed = performance.timeOrigin + meta.expectedDisplayTime + skew;
+      delays.push(((displayed % 2 ** 32) - shown + 2 ** 32) % 2 ** 32);
+    }
+    if (performance.now() < end) video.requestVideoFrameCallback(step);
+    else resolve(delays);
+  };
+  video.requestVideoFrameCallback(step);
+})"""
+
+
+def read_delays(video: JSHandle, seconds: float) -> list[float]:
+    """Glass-to-glass delays (ms) of the frames a page's `<video>` presents for `seconds`;
+    SystemExit when fewer than 10 a second could be read (the player stalled)."""
+    delays: list[float] = video.evaluate(READ_DELAYS_JS, seconds)
+    if len(delays) < seconds * 10:
+        raise SystemExit(f"bench: only {len(delays)} frames read in {seconds:g} s")
+    return delays
+
+
 def publish(url: str, seconds: float, stop: threading.Event | None = None) -> None:
     """Make frames at real time and publish them to `url` until `seconds` pass (0: forever)
     or `stop` is set."""
@@ -104,6 +152,52 @@ def publish(url: str, seconds: float, stop: threading.Event | None = None) -> No
         source.emit("end-of-stream")
         bus.timed_pop_filtered(3 * Gst.SECOND, Gst.MessageType.EOS)
         pipeline.set_state(Gst.State.NULL)
+
+
+def relay_delays(url: str, seconds: float) -> list[int]:
+    """The clock's delay at an RTMP server: frames played from `url` for `seconds` (after a
+    second of catch-up), decoded here at once (no jitter buffer, no display), each `delay_ms`
+    when it leaves the decoder.
+    The part of a player's glass to glass spent before the server (encoder, RTMP, relay)."""
+    import gi
+
+    gi.require_version("Gst", "1.0")
+    from gi.repository import Gst
+
+    Gst.init(None)
+    pipeline = Gst.parse_launch(
+        # One decoding thread: frame threading would hold each frame back a frame or more.
+        f'rtmp2src location="{url}" ! flvdemux ! h264parse ! avdec_h264 max-threads=1 '
+        "! videoconvert ! video/x-raw,format=GRAY8 ! appsink name=sink sync=false max-buffers=50"
+    )
+    assert isinstance(pipeline, Gst.Bin)
+    sink = pipeline.get_by_name("sink")
+    assert sink is not None
+    pipeline.set_state(Gst.State.PLAYING)
+    delays: list[int] = []
+    # The first second out of the decoder is the relay's catch-up, not steady state.
+    settled = time.monotonic() + 1.0
+    end = settled + seconds
+    try:
+        while time.monotonic() < end:
+            sample = sink.emit("try-pull-sample", Gst.SECOND)
+            if sample is None or time.monotonic() < settled:
+                continue
+            now = time.time_ns() // 10**6
+            structure = sample.get_caps().get_structure(0)
+            width, height = structure.get_value("width"), structure.get_value("height")
+            ok, info = sample.get_buffer().map(Gst.MapFlags.READ)
+            if not ok:
+                continue
+            stride = len(info.data) // height
+            plane = np.frombuffer(info.data, dtype=np.uint8).reshape(height, stride)[:, :width]
+            shown = decode(plane)
+            sample.get_buffer().unmap(info)
+            if shown is not None:
+                delays.append(delay_ms(shown, now))
+    finally:
+        pipeline.set_state(Gst.State.NULL)
+    return delays
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -35,18 +35,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from _common import encode, machine, markdown_table, publisher_argv, wait_until
+from _common import encode, machine, markdown_table, percentile, publisher_argv, wait_until
 
 from tests.fakefcm import running_fake
 from tests.stack.harness import TOKEN, Server, device_token, spawn, stop
 
 POST_ROLL_S = 10.0
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def post_ring(client: httpx.Client, server: Server, camera: str) -> tuple[str, int, int]:
