@@ -4,7 +4,8 @@ app, and what the app transfers on its first load.
 
     .venv/bin/python bench/app_latency.py [--seconds 30] [--taps 5] [--rings 5]
 
-The real stack on loopback: `doorbell serve` with its nginx-rtmp relay, serving the built app
+The real stack on loopback: `doorbell serve` with its nginx-rtmp relay and WebRTC turned off
+(the app plays HLS; benchmark 10 measures WebRTC), serving the built app
 (web/dist), and a publisher whose frames carry the wall clock (bench/pixelclock.py: 640x360,
 25 fps, x264 with a keyframe every second, as the doorbell's test profile). Debian's Chromium,
 headless, in a phone viewport, plays the camera as a person would: signed in, the camera
@@ -30,16 +31,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import benchpage
 import httpx
 from _common import machine, markdown_table, percentile, wait_until
 from pixelclock import read_delays
-from playwright.sync_api import Page, Route, sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 from tests.stack.harness import Server, device_token, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB_DIST = ROOT / "web" / "dist"
-HLS_JS = ROOT / "web" / "node_modules" / "hls.js" / "dist" / "hls.min.js"
+HLS_JS = benchpage.HLS_JS
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--autoplay-policy=no-user-gesture-required",
@@ -96,7 +98,14 @@ window.__doorbell = { player: () => ({ video, hls, latencyS: () => null }) };"""
 
 
 def start(root: Path) -> tuple[Server, subprocess.Popen[bytes]]:
-    server = Server(root, {"front": KEY}, buffer_seconds=120, extra={"web_dir": str(WEB_DIST)})
+    # The app's HLS: WebRTC off (the app would play it first; benchmark 10 measures it).
+    server = Server(
+        root,
+        {"front": KEY},
+        buffer_seconds=120,
+        extra={"web_dir": str(WEB_DIST)},
+        webrtc_extra={"enabled": False},
+    )
     server.start()
     added = subprocess.run(
         [sys.executable, "-m", "api", "user", "add", USER, "--password-stdin",
@@ -130,17 +139,7 @@ def glass_to_glass(page: Page, seconds: float) -> list[float]:
 
 
 def baseline_page(page: Page) -> None:
-    def serve(route: Route) -> None:
-        name = route.request.url.rsplit("/", 1)[-1]
-        if name == "hls.min.js":
-            route.fulfill(body=HLS_JS.read_bytes(), content_type="text/javascript")
-        elif name == "baseline.js":
-            route.fulfill(body=BASELINE_JS, content_type="text/javascript")
-        else:
-            route.fulfill(body=BASELINE_HTML, content_type="text/html")
-
-    page.route("**/__bench/*", serve)
-    page.goto("/__bench/baseline.html")
+    benchpage.serve(page, BASELINE_HTML, {"baseline.js": BASELINE_JS}, "baseline.html")
 
 
 def rings_to_banner(server: Server, page: Page, rings: int) -> list[float]:

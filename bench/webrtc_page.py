@@ -12,10 +12,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, Route
+import benchpage
+from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parents[1]
-HLS_JS = ROOT / "web" / "node_modules" / "hls.js" / "dist" / "hls.min.js"
+HLS_JS = benchpage.HLS_JS
 PLAYER_TS = ROOT / "web" / "src" / "live" / "player.ts"
 
 HTML = """<!doctype html><html><body style="margin:0">
@@ -180,16 +181,5 @@ def live_config() -> dict[str, Any]:
 
 def open_page(page: Page) -> None:
     """Serve and load the bench page on the server's origin."""
-
-    def serve(route: Route) -> None:
-        name = route.request.url.rsplit("/", 1)[-1]
-        if name == "hls.min.js":
-            route.fulfill(body=HLS_JS.read_bytes(), content_type="text/javascript")
-        elif name == "bench.js":
-            route.fulfill(body=SCRIPT, content_type="text/javascript")
-        else:
-            route.fulfill(body=HTML, content_type="text/html")
-
-    page.route("**/__bench/*", serve)
-    page.goto("/__bench/index.html")
+    benchpage.serve(page, HTML, {"bench.js": SCRIPT}, "index.html")
     page.wait_for_function("() => window.bench && window.Hls")
