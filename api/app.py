@@ -447,7 +447,8 @@ def _sample_live_view(metrics: Metrics, live_view: LiveView) -> None:
     )
     metrics.sample(
         "doorbell_webrtc_sessions_total",
-        "WebRTC offers and sessions by result: answered, closed, refusals, and how they ended.",
+        "WebRTC offers and sessions by result: answered, connected, closed, refusals, and how "
+        "they ended.",
         lambda: [((k,), v) for k, v in sorted(live_view.results.items())],
         labels=("result",),
         kind="counter",

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from common.sdp import H264Choice, OfferRefused, add_host_candidates, check_offer, choose_h264
+from common.sdp import H264Choice, OfferRefused, add_host_candidates, choose_h264
 from liveview.errors import BadOffer, CameraUnavailable, LiveViewError, NegotiationTimeout
 from liveview.gst import GLib, GObject, Gst, GstSdp, GstWebRTC
 
@@ -274,10 +274,6 @@ class Source:
         if self.worker.sources.get(self.camera) is self:
             del self.worker.sources[self.camera]
         self.worker.output.send("pull", camera=self.camera, open=False)
-
-    def kept_gop(self) -> list[Gst.Buffer]:
-        with self.lock:
-            return list(self.gop)
 
 
 @dataclass(eq=False)
@@ -650,12 +646,7 @@ class Worker:
     def _offer(self, command: dict[str, Any]) -> None:
         session, camera, url = str(command["session"]), str(command["camera"]), str(command["url"])
         sdp = str(command["sdp"])
-        logger.debug("%s: offer for %s", session, camera)
-        try:
-            check_offer(sdp)
-        except OfferRefused as exc:
-            self.output.send("refused", session=session, reason=BadOffer.reason, message=str(exc))
-            return
+        logger.debug("%s: offer for %s", session, camera)  # checked by the API (check_offer)
         source = self.sources.get(camera)
         if source is None:
             source = self.sources[camera] = Source(self, camera, url)

@@ -28,7 +28,6 @@ from urllib.parse import quote
 
 from api.config import WebRtcSettings
 from api.errors import BadOffer, LiveViewUnavailable, NotFound
-from common.clock import Clock, wall_ms
 from common.process import exited, send, spawn, stop_process
 from common.sdp import OfferRefused, check_offer
 
@@ -50,13 +49,11 @@ class WorkerExited(Exception):
     """The media worker ended (transient for the supervisor: it is started again)."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Session:
     id: str
     camera_id: str
-    created_ms: int
     ufrag: str  # the offer's ICE username fragment: another one in a PATCH is a restart
-    connected_ms: int | None = None
 
 
 @dataclass(slots=True)
@@ -75,14 +72,12 @@ class LiveView:
         cameras: Callable[[], list[str]] = list,
         *,
         python: str = sys.executable,
-        clock: Clock = wall_ms,
     ) -> None:
         """`cameras`: the ids of the cameras online now (kept warm when webrtc.warm)."""
         self.settings = settings
         self._pull_base = pull_base.rstrip("/")
         self._online = cameras
         self._python = python
-        self._clock = clock
         self._sessions: dict[str, Session] = {}
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._pulls: set[str] = set()
@@ -179,7 +174,7 @@ class LiveView:
                 "(webrtc.max_viewers); play HLS",
                 "too_many_viewers",
             )
-        session = Session(secrets.token_urlsafe(18), camera_id, self._clock(), ufrag)
+        session = Session(secrets.token_urlsafe(18), camera_id, ufrag)
         self._sessions[session.id] = session
         return session
 
@@ -238,9 +233,8 @@ class LiveView:
         if op in ("answer", "refused"):
             self._on_reply(session_id, message)
         elif op == "connected":
-            session = self._sessions.get(session_id)
-            if session is not None:
-                session.connected_ms = self._clock()
+            if session_id in self._sessions:
+                self.results["connected"] += 1  # DTLS up: the browser gets the video
         elif op == "ended":
             if self._sessions.pop(session_id, None) is not None:
                 self.results[f"ended: {message.get('reason')}"] += 1

@@ -196,6 +196,13 @@ def test_two_viewers_share_one_pull(browser: Browser, stack: Stack, viewers: lis
     assert health["pulls"] == 1, health
     assert metric(stack, "doorbell_webrtc_pulls") == 1
     assert metric(stack, "doorbell_webrtc_viewers") == 2
+    # Both sessions' DTLS came up (the worker said "connected" for each).
+    text = stack.server.get("/metrics").text
+    connected = re.search(
+        r'^doorbell_webrtc_sessions_total\{result="connected"\} (\S+)$', text, re.M
+    )
+    assert connected is not None, "no connected WebRTC session in /metrics"
+    assert float(connected.group(1)) >= 2
 
 
 def test_a_viewer_leaving_frees_its_place(
